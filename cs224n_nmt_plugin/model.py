@@ -1,0 +1,68 @@
+"""The ``cs224n_nmt`` fairseq model and its architectures."""
+import torch
+from fairseq.models import FairseqEncoderDecoderModel, register_model, register_model_architecture
+
+from cs224n_nmt_plugin.decoder import CS224nDecoder
+from cs224n_nmt_plugin.encoder import CS224nEncoder
+
+DEFAULT_MAX_POSITIONS = 1024
+
+
+@register_model("cs224n_nmt")
+class CS224nNMTModel(FairseqEncoderDecoderModel):
+    """CS224n a4: bidirectional LSTM encoder, input-feeding LSTM decoder, multiplicative attention."""
+
+    @staticmethod
+    def add_args(parser):
+        parser.add_argument("--embed-size", type=int, metavar="N",
+                            help="word embedding size e (a4: 256)")
+        parser.add_argument("--hidden-size", type=int, metavar="N",
+                            help="LSTM hidden size h (a4: 256)")
+        parser.add_argument("--dropout", type=float, metavar="D",
+                            help="dropout on the combined output o_t, eq (12) (a4: 0.3)")
+        parser.add_argument("--uniform-init", type=float, metavar="D",
+                            help="initialise every parameter from U(-D, D) (a4: 0.1)")
+
+    @classmethod
+    def build_model(cls, args, task):
+        base_architecture(args)
+        max_source_positions = getattr(args, "max_source_positions", None) or DEFAULT_MAX_POSITIONS
+        max_target_positions = getattr(args, "max_target_positions", None) or DEFAULT_MAX_POSITIONS
+        encoder = CS224nEncoder(
+            task.source_dictionary, args.embed_size, args.hidden_size, max_source_positions
+        )
+        decoder = CS224nDecoder(
+            task.target_dictionary, args.embed_size, args.hidden_size, args.dropout, max_target_positions
+        )
+        model = cls(encoder, decoder)
+        with torch.no_grad():
+            for parameter in model.parameters():
+                parameter.uniform_(-args.uniform_init, args.uniform_init)
+        return model
+
+
+@register_model_architecture("cs224n_nmt", "cs224n_lstm")
+def base_architecture(args):
+    """The handout's sizes (run.py defaults)."""
+    args.embed_size = getattr(args, "embed_size", None) or 256
+    args.hidden_size = getattr(args, "hidden_size", None) or 256
+    args.dropout = 0.3 if getattr(args, "dropout", None) is None else args.dropout
+    args.uniform_init = 0.1 if getattr(args, "uniform_init", None) is None else args.uniform_init
+
+
+@register_model_architecture("cs224n_nmt", "cs224n_lstm_small")
+def small_architecture(args):
+    """Half-size model for CPU training runs."""
+    args.embed_size = getattr(args, "embed_size", None) or 128
+    args.hidden_size = getattr(args, "hidden_size", None) or 128
+    args.dropout = 0.2 if getattr(args, "dropout", None) is None else args.dropout
+    base_architecture(args)
+
+
+@register_model_architecture("cs224n_nmt", "cs224n_lstm_tiny")
+def tiny_architecture(args):
+    """A few thousand parameters plus embeddings: for tests and smoke runs."""
+    args.embed_size = getattr(args, "embed_size", None) or 32
+    args.hidden_size = getattr(args, "hidden_size", None) or 32
+    args.dropout = 0.1 if getattr(args, "dropout", None) is None else args.dropout
+    base_architecture(args)

@@ -1,0 +1,82 @@
+"""Incremental decoding and beam search agree with teacher forcing."""
+import torch
+from fairseq.sequence_generator import SequenceGenerator
+
+from conftest import build_model, collate, make_dictionary, random_sentences
+
+
+def random_model_and_batch(seed, tgt_words=8):
+    generator = torch.Generator().manual_seed(seed)
+    src_dict, tgt_dict = make_dictionary(12), make_dictionary(tgt_words)
+    torch.manual_seed(seed)
+    model = build_model(src_dict, tgt_dict, embed_size=6, hidden_size=5).double().eval()
+    with torch.no_grad():
+        # Far wider weights than the init make the predictions peaked, and an </s> row
+        # copied from a word's makes </s> likely: hypotheses then end at many different
+        # steps, so that beam search reorders and shrinks its batch.
+        for parameter in model.parameters():
+            parameter.mul_(20)
+        vocab_projection = model.decoder.target_vocab_projection.weight
+        vocab_projection[tgt_dict.eos()] = vocab_projection[tgt_dict.nspecial + 1]
+    sources = random_sentences(generator, src_dict, [3, 7, 1, 5, 4, 6])
+    targets = random_sentences(generator, tgt_dict, [5, 2, 6, 4, 6, 3])
+    return model, tgt_dict, collate(src_dict, tgt_dict, sources, targets)
+
+
+def test_incremental_steps_equal_the_full_forward_pass():
+    model, _, batch = random_model_and_batch(seed=3)
+    net_input = batch["net_input"]
+    prev = net_input["prev_output_tokens"]
+    with torch.no_grad():
+        encoder_out = model.encoder(net_input["src_tokens"], net_input["src_lengths"])
+        full_logits, full_extra = model.decoder(prev, encoder_out)
+        incremental_state = {}
+        for t in range(prev.size(1)):
+            step_logits, step_extra = model.decoder(prev[:, : t + 1], encoder_out, incremental_state=incremental_state)
+            assert step_logits.shape[1] == 1
+            torch.testing.assert_close(step_logits[:, 0], full_logits[:, t], rtol=0, atol=1e-12)
+            torch.testing.assert_close(step_extra["attn"][0][:, 0], full_extra["attn"][0][:, t], rtol=0, atol=1e-12)
+
+
+def test_reordered_state_continues_the_reordered_sentences():
+    model, _, batch = random_model_and_batch(seed=4)
+    net_input = batch["net_input"]
+    prev = net_input["prev_output_tokens"]
+    new_order = torch.tensor([2, 0, 0, 5, 1])
+    with torch.no_grad():
+        encoder_out = model.encoder(net_input["src_tokens"], net_input["src_lengths"])
+        incremental_state = {}
+        model.decoder(prev[:, :2], encoder_out, incremental_state=incremental_state)
+        model.decoder.reorder_incremental_state(incremental_state, new_order)
+        reordered_encoder_out = model.encoder.reorder_encoder_out(encoder_out, new_order)
+        step, _ = model.decoder(prev[new_order, :3], reordered_encoder_out, incremental_state=incremental_state)
+        full, _ = model.decoder(prev[new_order, :3], reordered_encoder_out)
+    torch.testing.assert_close(step[:, 0], full[:, 2], rtol=0, atol=1e-12)
+
+
+def teacher_forced_scores(model, src_tokens, src_lengths, hypothesis_tokens, eos):
+    prev = torch.cat([torch.tensor([eos]), hypothesis_tokens[:-1]]).unsqueeze(0)
+    with torch.no_grad():
+        encoder_out = model.encoder(src_tokens.unsqueeze(0), src_lengths.view(1))
+        log_probs = model.get_normalized_probs(model.decoder(prev, encoder_out), log_probs=True)
+    return log_probs[0].gather(1, hypothesis_tokens.unsqueeze(1)).squeeze(1)
+
+
+def test_every_beam_hypothesis_scores_as_teacher_forced():
+    model, tgt_dict, batch = random_model_and_batch(seed=5, tgt_words=6)
+    generator = SequenceGenerator([model], tgt_dict, beam_size=5, max_len_b=12)
+    with torch.no_grad():
+        hypotheses = generator.generate([model], batch)
+    net_input = batch["net_input"]
+    lengths = {len(h["tokens"]) for hyps in hypotheses for h in hyps}
+    assert len(lengths) > 3, "hypotheses should finish at different steps, so that beams get reordered"
+    checked = 0
+    for row, hyps in enumerate(hypotheses):
+        assert len(hyps) == 5
+        for hyp in hyps:
+            expected = teacher_forced_scores(
+                model, net_input["src_tokens"][row], net_input["src_lengths"][row], hyp["tokens"], tgt_dict.eos()
+            )
+            torch.testing.assert_close(hyp["positional_scores"], expected.float(), rtol=0, atol=1e-4)
+            checked += 1
+    assert checked == 5 * len(hypotheses)
