@@ -4,6 +4,9 @@ from fairseq.models import FairseqEncoderDecoderModel, register_model, register_
 
 from cs224n_nmt_plugin.decoder import CS224nDecoder
 from cs224n_nmt_plugin.encoder import CS224nEncoder
+from cs224n_nmt_plugin.torch_load_compat import allow_fairseq_checkpoints
+
+allow_fairseq_checkpoints()  # so that fairseq can load this model's checkpoints
 
 DEFAULT_MAX_POSITIONS = 1024
 
