@@ -1,0 +1,105 @@
+"""Text in and out of fairseq's translation tools, with the pre/post-processing of the
+recipe a corpus was prepared with (read from its prepare.json).
+
+    python -m cs224n_nmt_plugin.translation_io encode TEXT_DIR RAW.es ENCODED.es
+    python -m cs224n_nmt_plugin.translation_io collect TEXT_DIR FAIRSEQ_OUTPUT OUT.txt --count N
+
+``encode`` turns raw Spanish (a4 text) into what fairseq-interactive must read;
+``collect`` takes the H- lines of fairseq-generate or fairseq-interactive output, puts
+them in input order, turns each back into a4 text, checks that every one of the N input
+sentences has exactly one translation, and writes OUT.txt (atomically).
+"""
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from cs224n_nmt_plugin import prepare
+
+
+class TranslationIOError(Exception):
+    def __init__(self, path, problem):
+        super().__init__(f"{path}: {problem}")
+
+
+def recipe_of(text_dir):
+    manifest = Path(text_dir) / prepare.MANIFEST_NAME
+    if not manifest.is_file():
+        raise TranslationIOError(manifest, "missing: prepare the corpus first")
+    return json.loads(manifest.read_text(encoding="utf-8"))["recipe"]
+
+
+def encode_source_lines(lines, text_dir):
+    """Raw Spanish lines as the corpus's recipe fed them to fairseq-preprocess."""
+    recipe = recipe_of(text_dir)
+    if recipe == "word":
+        return [prepare.encode_a4_line(line) for line in lines]
+    codes = (Path(text_dir) / "bpe.codes.es").read_text(encoding="utf-8")
+    return prepare.apply_bpe_codes(codes, [prepare.moses_tokenize(line, "es") for line in lines])
+
+
+def hypotheses_in_order(fairseq_output_lines, count, path):
+    """The best hypothesis (first H- line) of sentences 0..count-1, by sentence id."""
+    found = {}
+    for line in fairseq_output_lines:
+        if line.startswith("H-"):
+            sentence_id, _score, text = (line.rstrip("\n").split("\t") + [""])[:3]
+            found.setdefault(int(sentence_id[2:]), text)
+    missing = [i for i in range(count) if i not in found]
+    if missing or len(found) != count:
+        raise TranslationIOError(
+            path, f"has translations for {len(found)} of {count} sentences (first missing: {missing[:5]})"
+        )
+    return [found[i] for i in range(count)]
+
+
+def write_text_atomically(path, lines):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def read_text_lines(path):
+    path = Path(path)
+    if not path.is_file():
+        raise TranslationIOError(path, "missing or not a file")
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as error:
+        raise TranslationIOError(path, f"is not UTF-8 ({error.reason} at byte {error.start})")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m cs224n_nmt_plugin.translation_io", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    encode = commands.add_parser("encode", help="raw Spanish -> fairseq-interactive input")
+    encode.add_argument("text_dir", type=Path)
+    encode.add_argument("raw", type=Path)
+    encode.add_argument("encoded", type=Path)
+    collect = commands.add_parser("collect", help="fairseq output -> a4 text, in input order")
+    collect.add_argument("text_dir", type=Path)
+    collect.add_argument("fairseq_output", type=Path)
+    collect.add_argument("output", type=Path)
+    collect.add_argument("--count", type=int, required=True, help="number of input sentences")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "encode":
+            write_text_atomically(args.encoded, encode_source_lines(read_text_lines(args.raw), args.text_dir))
+        else:
+            recipe = recipe_of(args.text_dir)
+            hypotheses = hypotheses_in_order(read_text_lines(args.fairseq_output), args.count, args.fairseq_output)
+            write_text_atomically(args.output, [prepare.postprocess_hypothesis(h, recipe) for h in hypotheses])
+    except TranslationIOError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Usage: bash scripts/train.sh NAME [extra fairseq-train options]
+# Trains cs224n_lstm on data-bin/NAME into outputs/NAME/checkpoints/, logging to
+# outputs/NAME/train.log and plotting outputs/NAME/checkpoints/learning_curve.png.
+#   RECIPE=gpu  the a4 run.sh settings on a GPU, with mixed precision (default when torch sees CUDA)
+#   RECIPE=cpu  the same optimiser on the half-size cs224n_lstm_small, stopped after
+#               CPU_MINUTES (default 20) of training (default without CUDA)
+# An interrupted run resumes from checkpoint_last.pt when the same command is run again.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+[[ $# -ge 1 ]] || die "usage: bash scripts/train.sh NAME [fairseq-train options]"
+corpus_paths "$1"
+shift
+use_venv
+[[ -f $BIN_DIR/.preprocess.stamp ]] || die "$BIN_DIR is not binarized: run bash scripts/preprocess.sh $NAME first"
+
+recipe=${RECIPE:-auto}
+if [[ $recipe == auto ]]; then
+  if has_cuda; then recipe=gpu; else recipe=cpu; fi
+fi
+# a4 run.py: Adam 1e-3, gradient-norm clip 5, 32 sentences a batch, loss = summed NLL / sentences,
+# uniform init (the model's), seed 0; lr halved when dev loss stops improving, stop after 5 halvings.
+common=(
+  "$BIN_DIR" --user-dir "$PLUGIN" --task translation --source-lang es --target-lang en
+  --optimizer adam --lr 1e-3 --clip-norm 5 --batch-size 32 --criterion cross_entropy --sentence-avg
+  --seed 0 --lr-scheduler reduce_lr_on_plateau --lr-shrink 0.5 --lr-patience 1 --stop-min-lr 3.2e-05
+  --max-epoch 30 --save-dir "$CHECKPOINT_DIR" --keep-interval-updates 1 --no-epoch-checkpoints
+  --log-format json --log-interval 100 --no-progress-bar
+)
+case $recipe in
+  gpu) settings=(--arch cs224n_lstm --validate-interval-updates 2000 --save-interval-updates 2000 --amp) ;;
+  cpu) settings=(--arch cs224n_lstm_small --cpu --validate-interval-updates 1000 --save-interval-updates 1000
+                 --stop-time-hours "$(python -c "print(${CPU_MINUTES:-20} / 60)")") ;;
+  *) die "RECIPE must be gpu, cpu or auto, not '$recipe'" ;;
+esac
+
+description="train $recipe ${settings[*]} $*"
+stamp=$RUN_DIR/.train.stamp
+if is_current "$stamp" "$description" "$BIN_DIR/.preprocess.stamp"; then
+  say "up to date: $CHECKPOINT_DIR/checkpoint_best.pt"
+  exit 0
+fi
+if [[ -f $stamp ]]; then
+  die "$RUN_DIR holds a finished run with other settings or older data; move it away or choose another NAME"
+fi
+mkdir -p "$CHECKPOINT_DIR"
+[[ -f $CHECKPOINT_DIR/checkpoint_last.pt ]] && say "resuming from $CHECKPOINT_DIR/checkpoint_last.pt"
+say "fairseq-train ($recipe recipe) on $BIN_DIR, log: $RUN_DIR/train.log"
+fairseq-train "${common[@]}" "${settings[@]}" "$@" 2>&1 | tee -a "$RUN_DIR/train.log"
+[[ -f $CHECKPOINT_DIR/checkpoint_best.pt ]] || die "training wrote no $CHECKPOINT_DIR/checkpoint_best.pt (see $RUN_DIR/train.log)"
+mark_done "$stamp" "$description"
+say "done: $CHECKPOINT_DIR/checkpoint_best.pt"
+if python -m cs224n_nmt_plugin.learning_curve "$RUN_DIR/train.log" "$CHECKPOINT_DIR/learning_curve.png"; then
+  say "learning curve: $CHECKPOINT_DIR/learning_curve.png"
+else
+  say "warning: no learning curve drawn (the log needs --log-interval points and a validation)"
+fi

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Usage: bash scripts/translate.sh NAME
+# Decodes the test split of data-bin/NAME like a4's run.py decode: beam 5, at most 70 steps,
+# hypotheses ranked by summed log-probability (--unnormalized). Writes
+# outputs/NAME/test_outputs.txt: one a4-format line per test sentence, in input order.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+[[ $# -eq 1 ]] || die "usage: bash scripts/translate.sh NAME"
+corpus_paths "$1"
+use_venv
+[[ -f $RUN_DIR/.train.stamp ]] || die "no finished training in $RUN_DIR: run bash scripts/train.sh $NAME first"
+
+output=$RUN_DIR/test_outputs.txt
+if is_current "$RUN_DIR/.translate.stamp" "translate" "$RUN_DIR/.train.stamp"; then
+  say "up to date: $output"
+  exit 0
+fi
+device=()
+has_cuda || device=(--cpu)
+say "fairseq-generate on the test split of $BIN_DIR"
+# --required-batch-size-multiple 1: fairseq would otherwise drop the last partial batch.
+fairseq-generate "$BIN_DIR" --user-dir "$PLUGIN" --source-lang es --target-lang en \
+  --path "$CHECKPOINT_DIR/checkpoint_best.pt" --gen-subset test "${device[@]}" \
+  --beam 5 --max-len-a 0 --max-len-b 70 --unnormalized \
+  --batch-size 64 --required-batch-size-multiple 1 > "$RUN_DIR/generate-test.txt.tmp"
+mv "$RUN_DIR/generate-test.txt.tmp" "$RUN_DIR/generate-test.txt"
+python -m cs224n_nmt_plugin.translation_io collect "$TEXT_DIR" "$RUN_DIR/generate-test.txt" "$output" \
+  --count "$(wc -l < "$TEXT_DIR/test.es")"
+mark_done "$RUN_DIR/.translate.stamp" "translate"
+say "wrote $output ($(wc -l < "$output") lines)"

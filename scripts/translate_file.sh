@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Usage: bash scripts/translate_file.sh NAME INPUT.es OUTPUT.txt
+# Translates raw Spanish text (one sentence a line) with the model trained on corpus NAME,
+# through fairseq-interactive, with the corpus's own pre- and post-processing. Same decoding
+# as translate.sh; OUTPUT.txt has one a4-format line per input line, in input order.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+[[ $# -eq 3 ]] || die "usage: bash scripts/translate_file.sh NAME INPUT.es OUTPUT.txt"
+corpus_paths "$1"
+input=$2 output=$3
+use_venv
+[[ -f $input ]] || die "$input: no such file"
+[[ -f $RUN_DIR/.train.stamp ]] || die "no finished training in $RUN_DIR: run bash scripts/train.sh $NAME first"
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+python -m cs224n_nmt_plugin.translation_io encode "$TEXT_DIR" "$input" "$work/input.es"
+device=()
+has_cuda || device=(--cpu)
+say "fairseq-interactive: $input -> $output"
+fairseq-interactive "$BIN_DIR" --user-dir "$PLUGIN" --source-lang es --target-lang en \
+  --path "$CHECKPOINT_DIR/checkpoint_best.pt" --input "$work/input.es" "${device[@]}" \
+  --beam 5 --max-len-a 0 --max-len-b 70 --unnormalized --buffer-size 2048 --batch-size 64 \
+  > "$work/interactive.txt"
+python -m cs224n_nmt_plugin.translation_io collect "$TEXT_DIR" "$work/interactive.txt" "$output" \
+  --count "$(wc -l < "$input")"
+say "wrote $output ($(wc -l < "$output") lines)"

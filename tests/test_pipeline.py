@@ -1,0 +1,87 @@
+"""The pipeline scripts end to end on a small slice of the real a4 files:
+prepare -> preprocess -> train -> translate -> score, then every step skipped on a rerun."""
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import REPO
+from cs224n_nmt_plugin.bleu import a4_corpus_bleu
+
+
+def script(name, *args, env):
+    result = subprocess.run(["bash", str(REPO / "scripts" / name), *map(str, args)],
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 0, f"{name} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory, request):
+    shared = REPO.parent / "shared" / "data" / "en_es"
+    if not shared.is_dir():
+        pytest.skip(f"shared data not found at {shared}")
+    root = tmp_path_factory.mktemp("pipeline")
+    corpus = root / "en_es_data"
+    corpus.mkdir()
+    for split, source in (("train", "sanity/train_sanity_check"), ("dev", "sanity/dev_sanity_check"),
+                          ("test", "sanity/test_sanity_check")):
+        for lang in ("es", "en"):
+            shutil.copy(shared / f"{source}.{lang}", corpus / f"{split}.{lang}")
+    env = {**os.environ, "DATA_BIN_ROOT": str(root / "data-bin"), "OUTPUTS_ROOT": str(root / "outputs"),
+           "RECIPE": "cpu"}
+    train_args = ("--arch", "cs224n_lstm_tiny", "--max-update", "20", "--validate-interval-updates", "10",
+                  "--log-interval", "5")
+    logs = [script("prepare.sh", "a4s", "a4", corpus, env=env), script("preprocess.sh", "a4s", env=env),
+            script("train.sh", "a4s", *train_args, env=env), script("translate.sh", "a4s", env=env),
+            script("score.sh", "a4s", env=env)]
+    rerun = [script("prepare.sh", "a4s", "a4", corpus, env=env), script("preprocess.sh", "a4s", env=env),
+             script("train.sh", "a4s", *train_args, env=env), script("translate.sh", "a4s", env=env)]
+    return root, corpus, logs, rerun
+
+
+def test_every_step_writes_its_output(pipeline):
+    root, corpus, _, _ = pipeline
+    bin_dir, run_dir = root / "data-bin" / "a4s", root / "outputs" / "a4s"
+    for name in ("dict.es.txt", "dict.en.txt", "train.es-en.es.bin", "test.es-en.en.idx", "text/prepare.json"):
+        assert (bin_dir / name).is_file(), name
+    for name in ("checkpoints/checkpoint_best.pt", "checkpoints/learning_curve.png", "train.log",
+                 "test_outputs.txt", "scores.json"):
+        assert (run_dir / name).is_file(), name
+
+
+def test_translations_cover_the_test_set_in_order_and_are_scored(pipeline):
+    root, corpus, logs, _ = pipeline
+    run_dir = root / "outputs" / "a4s"
+    outputs = (run_dir / "test_outputs.txt").read_text().splitlines()
+    references = (corpus / "test.en").read_text().splitlines()
+    assert len(outputs) == len(references)
+    generated = {}
+    for line in (run_dir / "generate-test.txt").read_text().splitlines():
+        if line.startswith("H-"):
+            index, _, text = line.split("\t")
+            generated[int(index[2:])] = text.replace("<empty>", "")
+    assert [generated[i] for i in range(len(outputs))] == outputs
+    scores = json.loads((run_dir / "scores.json").read_text())["a4s test"]
+    assert scores["sentences"] == len(references)
+    assert scores["a4_bleu"] == round(a4_corpus_bleu(outputs, references), 2)
+    assert "a4 BLEU" in logs[-1] and "a4s test" in logs[-1]
+
+
+def test_the_vocabulary_follows_the_a4_rule(pipeline):
+    root, corpus, _, _ = pipeline
+    from collections import Counter
+
+    counts = Counter(token or "<empty>" for line in (corpus / "train.en").read_text().splitlines()
+                     for token in line.strip().split(" "))
+    expected = sorted(word for word, count in counts.items() if count >= 2)
+    dictionary = (root / "data-bin" / "a4s" / "dict.en.txt").read_text().splitlines()
+    assert sorted(line.split(" ")[0] for line in dictionary) == expected
+
+
+def test_a_rerun_skips_every_step(pipeline):
+    *_, rerun = pipeline
+    for log in rerun:
+        assert "up to date" in log, log
