@@ -1,0 +1,591 @@
+"""A self-contained HTML report (and a markdown summary) of a system's translations of a test set.
+
+    python -m cs224n_nmt_plugin.report --source TEST.es --reference TEST.en \\
+        (--hypotheses OUT.txt [--data-bin DATA_BIN] | --checkpoint CKPT.pt --data-bin DATA_BIN) \\
+        --out REPORT_DIR [--n 10] [--attention-for 1,5,9]
+
+Writes REPORT_DIR/report.html, whose images are base64 data URIs (the file can be moved
+alone), and REPORT_DIR/summary.md; with --checkpoint also REPORT_DIR/hypotheses.txt, the
+translations as a4 text. Contents:
+
+* Corpus scores: a4 BLEU beside sacreBLEU, exactly as ``score.py`` computes them.
+* Sentence BLEU: the handout's sentence BLEU (``bleu.sentence_bleu``, one reference, a4
+  tokens ``line.strip().split(' ')``, no smoothing) of every line under two weightings:
+  BLEU-4, a4's uniform 1- to 4-gram weights, and BLEU-2, lambda = (1/2, 1/2). BLEU-4 is 0
+  whenever no 4-gram matches, so for most short sentences; BLEU-2 is the same formula
+  restricted to unigrams and bigrams, 0 only when no bigram matches. Histograms of both.
+* The worst and best N sentences by BLEU-4, ties broken by BLEU-2, then by line number.
+* With --data-bin, source words the model cannot see are marked: words whose encoding under
+  the corpus's recipe (DATA_BIN/text/prepare.json; without it the word recipe) has a token
+  missing from DATA_BIN/dict.es.txt.
+* With --checkpoint, attention heatmaps for the lines of --attention-for (1-based; default
+  1,2,3). The model is loaded through fairseq's hub interface and translates like
+  scripts/translate.sh: beam 5, at most 70 tokens, hypotheses ranked by summed
+  log-probability. A heatmap is the soft attention alpha_t (eq 8) that the decoder computed
+  while generating the kept hypothesis: a row per target token and a column per source
+  token (each ending with </s>), every row summing to 1.
+
+Images need matplotlib, an optional dependency (``pip install matplotlib``); without it the
+report says they were left out. An inline script in report.html records how many images
+loaded (``scripts/check_report_renders.sh`` reads it in headless Chromium).
+An input problem prints one line naming the file and exits with status 1; the output files
+are written to temporary names and renamed into place only when all are written.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import html
+import io
+import logging
+import re
+import statistics
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cs224n_nmt_plugin.bleu import A4_WEIGHTS, sentence_bleu, tokenize
+from cs224n_nmt_plugin.prepare import MANIFEST_NAME, encode_a4_line, postprocess_hypothesis, write_atomically
+from cs224n_nmt_plugin.score import score_lines
+from cs224n_nmt_plugin.translation_io import TranslationIOError, encode_source_lines, read_text_lines, recipe_of
+
+if TYPE_CHECKING:
+    import numpy
+
+BLEU2_WEIGHTS = (0.5, 0.5)
+DEFAULT_N = 10
+DEFAULT_ATTENTION_FOR = (1, 2, 3)
+BEAM = 5
+MAX_LEN_B = 70
+HISTOGRAM_BINS = 20
+HEATMAP_INCHES_PER_TOKEN = 0.32
+DPI = 100
+OOV_TITLE = "not in the source dictionary"
+CORPUS_HEADER = ("sentences", "a4 BLEU", "sacreBLEU")
+DISTRIBUTION_HEADER = ("score", "mean", "median", "sentences at 0")
+SENTENCE_HEADER = ("line", "BLEU-4", "BLEU-2", "source", "reference", "hypothesis")
+
+
+@dataclass(frozen=True)
+class ScoredSentence:
+    index: int  # 1-based line number
+    source: str
+    reference: str
+    hypothesis: str
+    bleu4: float  # 0-1, a4 weights
+    bleu2: float  # 0-1, lambda = (1/2, 1/2)
+
+
+@dataclass(frozen=True)
+class Heatmap:
+    index: int  # 1-based line number
+    source_tokens: list[str]  # as fed to the model ("WORD (unk)" if unknown), ending with </s>
+    target_tokens: list[str]  # the hypothesis, ending with </s>
+    weights: numpy.ndarray  # (target, source); each row sums to 1
+
+
+@dataclass
+class Report:
+    inputs: dict[str, str]
+    corpus: dict
+    sentences: list[ScoredSentence]
+    n: int
+    unknown_words: set[str] | None  # None: no dictionary given
+    heatmaps: list[Heatmap]
+    images: dict[str, bytes] | None  # name -> PNG; None: matplotlib is missing
+
+
+# ----- scores ----------------------------------------------------------------------------
+
+
+def score_sentences(sources, references, hypotheses):
+    return [
+        ScoredSentence(index, source, reference, hypothesis,
+                       *(sentence_bleu(tokenize(hypothesis), [tokenize(reference)], weights).bleu
+                         for weights in (A4_WEIGHTS, BLEU2_WEIGHTS)))
+        for index, (source, reference, hypothesis) in enumerate(zip(sources, references, hypotheses), start=1)
+    ]
+
+
+def worst(sentences, n):
+    return sorted(sentences, key=lambda s: (s.bleu4, s.bleu2, s.index))[:n]
+
+
+def best(sentences, n):
+    return sorted(sentences, key=lambda s: (-s.bleu4, -s.bleu2, s.index))[:n]
+
+
+def distribution_rows(sentences):
+    """[score name, mean, median, share at 0] of BLEU-4 and BLEU-2, formatted on the 0-100 scale."""
+    rows = []
+    for name, values in (("BLEU-4 (a4 weights)", [s.bleu4 for s in sentences]),
+                         ("BLEU-2 (lambda = 1/2, 1/2)", [s.bleu2 for s in sentences])):
+        zero_share = sum(value == 0 for value in values) / len(values)
+        rows.append([name, f"{100 * statistics.fmean(values):.1f}", f"{100 * statistics.median(values):.1f}",
+                     f"{100 * zero_share:.1f}%"])
+    return rows
+
+
+def corpus_rows(corpus):
+    return [[str(corpus["sentences"]), f'{corpus["a4_bleu"]:.2f}', f'{corpus["sacrebleu"]:.2f}']]
+
+
+# ----- source words outside the dictionary -----------------------------------------------
+
+
+def read_dictionary_symbols(path):
+    """The symbols of a fairseq dictionary file (lines "SYMBOL COUNT [#fairseq:overwrite]")."""
+    symbols = set()
+    for number, line in enumerate(read_text_lines(path), start=1):
+        fields = line.rstrip().rsplit(" ", 2)
+        if fields[-1] == "#fairseq:overwrite":
+            fields.pop()
+        if len(fields) < 2 or not fields[-1].isdigit():
+            raise TranslationIOError(path, f"line {number} is not 'SYMBOL COUNT'")
+        symbols.add(" ".join(fields[:-1]))
+    return symbols
+
+
+def recipe_of_data_bin(data_bin):
+    text_dir = Path(data_bin) / "text"
+    return recipe_of(text_dir) if (text_dir / MANIFEST_NAME).is_file() else "word"
+
+
+def encode_sources(lines, data_bin):
+    """Raw source lines as the corpus's recipe fed them to fairseq-preprocess."""
+    text_dir = Path(data_bin) / "text"
+    if (text_dir / MANIFEST_NAME).is_file():
+        return encode_source_lines(lines, text_dir)
+    return [encode_a4_line(line) for line in lines]
+
+
+def find_unknown_words(sources, data_bin):
+    """The a4 source tokens with a token of their encoding missing from dict.es.txt."""
+    symbols = read_dictionary_symbols(Path(data_bin) / "dict.es.txt")
+    words = sorted({word for line in sources for word in tokenize(line)})
+    encoded = encode_sources(words, data_bin)
+    return {word for word, pieces in zip(words, encoded) if any(piece not in symbols for piece in pieces.split())}
+
+
+# ----- translation and attention ---------------------------------------------------------
+
+
+def load_model(checkpoint, data_bin):
+    from cs224n_nmt_plugin import CS224nNMTModel
+
+    checkpoint = Path(checkpoint).resolve()
+    if not checkpoint.is_file():
+        raise TranslationIOError(checkpoint, "missing or not a file")
+    try:
+        return CS224nNMTModel.from_pretrained(
+            str(checkpoint.parent), checkpoint_file=checkpoint.name, data_name_or_path=str(Path(data_bin).resolve())
+        )
+    except Exception as error:  # torch/fairseq raise many kinds; report the first line
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise TranslationIOError(checkpoint, f"cannot load as a cs224n_nmt checkpoint ({first_line})") from None
+
+
+def source_side_attention(model, source_length, attention):
+    """The (target, source) attention of one hypothesis without the batch's source padding.
+
+    fairseq's generator gives it as (padded source, target), padded like ``src_tokens``.
+    """
+    if model.task.cfg.left_pad_source:
+        attention = attention[attention.size(0) - source_length :]
+    else:
+        attention = attention[:source_length]
+    return attention.t().numpy()
+
+
+def source_labels(model, encoded_source):
+    """The tokens of an encoded source line, ending with </s>; unknown ones as "TOKEN (unk)"."""
+    dictionary = model.src_dict
+    labels = [token if dictionary.index(token) != dictionary.unk() else f"{token} (unk)" for token in encoded_source.split()]
+    return labels + [dictionary[dictionary.eos()]]
+
+
+def translate(model, encoded_sources, recipe, attention_for):
+    """The a4-text hypotheses of every line, and the heatmaps of the lines in attention_for."""
+    tokens = [model.encode(line) for line in encoded_sources]
+    results = model.generate(tokens, beam=BEAM, max_len_a=0, max_len_b=MAX_LEN_B, unnormalized=True)
+    hypotheses = [postprocess_hypothesis(model.string(hypos[0]["tokens"]), recipe) for hypos in results]
+    heatmaps = []
+    for index in attention_for:
+        kept = results[index - 1][0]
+        heatmaps.append(Heatmap(
+            index,
+            source_labels(model, encoded_sources[index - 1]),
+            [model.tgt_dict[token] for token in kept["tokens"]],
+            source_side_attention(model, len(tokens[index - 1]), kept["attention"]),
+        ))
+    return hypotheses, heatmaps
+
+
+# ----- images ----------------------------------------------------------------------------
+
+
+def new_figure(width, height):
+    """A matplotlib Figure drawn by Agg, or None when matplotlib is not installed."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        return None
+    return Figure(figsize=(width, height), dpi=DPI)
+
+
+def png_bytes(figure):
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI)
+    return buffer.getvalue()
+
+
+def histogram_png(sentences):
+    figure = new_figure(11, 3.8)
+    if figure is None:
+        return None
+    bins = [100 * i / HISTOGRAM_BINS for i in range(HISTOGRAM_BINS + 1)]
+    for position, (name, values) in enumerate(
+        (("BLEU-4 (a4 weights)", [100 * s.bleu4 for s in sentences]),
+         ("BLEU-2 (lambda = 1/2, 1/2)", [100 * s.bleu2 for s in sentences])), start=1):
+        axes = figure.add_subplot(1, 2, position)
+        axes.hist(values, bins=bins, color="#4c72b0", edgecolor="white")
+        axes.set_title(f"{name}: mean {statistics.fmean(values):.1f}")
+        axes.set_xlabel("sentence BLEU (0-100)")
+        axes.set_ylabel("sentences")
+        axes.set_xlim(0, 100)
+    figure.tight_layout()
+    return png_bytes(figure)
+
+
+def heatmap_png(heatmap):
+    rows, columns = heatmap.weights.shape
+    figure = new_figure(max(4.0, HEATMAP_INCHES_PER_TOKEN * columns + 2.5),
+                        max(3.0, HEATMAP_INCHES_PER_TOKEN * rows + 1.8))
+    if figure is None:
+        return None
+    axes = figure.add_subplot(1, 1, 1)
+    image = axes.imshow(heatmap.weights, cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
+    axes.set_xticks(range(columns), heatmap.source_tokens, rotation=90)
+    axes.set_yticks(range(rows), heatmap.target_tokens)
+    axes.set_xlabel("source")
+    axes.set_ylabel("hypothesis")
+    axes.set_title(f"attention, sentence {heatmap.index}")
+    figure.colorbar(image, ax=axes, fraction=0.04)
+    figure.tight_layout()
+    return png_bytes(figure)
+
+
+def draw_images(sentences, heatmaps):
+    """Image name -> PNG bytes, or None when matplotlib is not installed."""
+    histogram = histogram_png(sentences)
+    if histogram is None:
+        return None
+    images = {"histogram": histogram}
+    images.update((f"attention-{heatmap.index}", heatmap_png(heatmap)) for heatmap in heatmaps)
+    return images
+
+
+def data_uri(png):
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+# ----- HTML ------------------------------------------------------------------------------
+
+STYLE = """
+body { font-family: sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }
+th { white-space: nowrap; }
+td.text { white-space: pre-wrap; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+mark { background: #ffd54f; }
+img { max-width: 100%; }
+.note { color: #555; max-width: 60em; }
+"""
+
+IMAGE_CHECK_SCRIPT = """
+window.addEventListener("load", function () {
+  var images = Array.prototype.slice.call(document.images);
+  var loaded = images.filter(function (img) { return img.complete && img.naturalWidth > 0; }).length;
+  var status = document.getElementById("image-check");
+  status.setAttribute("data-loaded", String(loaded));
+  status.setAttribute("data-broken", String(images.length - loaded));
+  status.textContent = "images: " + loaded + " loaded, " + (images.length - loaded) + " broken";
+});
+"""
+
+
+def escape(text):
+    return html.escape(text, quote=True)
+
+
+def marked_source(source, unknown_words):
+    """The source's a4 tokens, escaped, with the unknown ones in <mark>."""
+    unknown_words = unknown_words or set()
+    return " ".join(
+        f'<mark title="{OOV_TITLE}">{escape(word)}</mark>' if word in unknown_words else escape(word)
+        for word in tokenize(source)
+    )
+
+
+def html_table(header, rows, numeric=()):
+    """rows hold HTML (already escaped); columns named in numeric are right-aligned."""
+    head = "".join(f'<th class="num">{escape(name)}</th>' if name in numeric else f"<th>{escape(name)}</th>"
+                   for name in header)
+    body = "".join(
+        "<tr>" + "".join(
+            f'<td class="{"num" if name in numeric else "text"}">{cell}</td>' for name, cell in zip(header, row)
+        ) + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def html_inputs(report):
+    rows = [[escape(name), escape(value)] for name, value in report.inputs.items()]
+    return html_table(["input", "value"], rows)
+
+
+def html_corpus_scores(report):
+    table = html_table(CORPUS_HEADER, corpus_rows(report.corpus), numeric=CORPUS_HEADER)
+    note = ('<p class="note">a4 BLEU is the assignment\'s number (nltk corpus BLEU x 100 on '
+            "<code>line.strip().split(' ')</code> tokens). sacreBLEU applies its own 13a tokenization "
+            "to the same text and is higher: it is shown beside a4 BLEU, never instead of it.</p>")
+    return "<h2>Corpus scores</h2>" + table + note
+
+
+def html_sentence_bleu(report):
+    table = html_table(DISTRIBUTION_HEADER, distribution_rows(report.sentences), numeric=DISTRIBUTION_HEADER[1:])
+    note = ('<p class="note">Sentence BLEU is the handout\'s definition (modified n-gram precisions p_n, '
+            "brevity penalty, BLEU = BP exp(sum lambda_n log p_n)) with one reference, on a4 tokens, "
+            "unsmoothed, shown on a 0-100 scale. BLEU-4 uses a4's weights lambda = (1/4, 1/4, 1/4, 1/4) "
+            "and is 0 whenever no 4-gram matches, which is most short sentences; BLEU-2 uses "
+            "lambda = (1/2, 1/2), the same formula on unigrams and bigrams, and is 0 only when no "
+            "bigram matches. Sentences are ranked by BLEU-4, ties broken by BLEU-2, then by line number.</p>")
+    return "<h2>Sentence BLEU</h2>" + table + note + html_image(report, "histogram", "histograms of sentence BLEU-4 and BLEU-2")
+
+
+def html_image(report, name, alt):
+    if report.images is None:
+        return '<p class="note">Image left out: matplotlib is not installed (pip install matplotlib).</p>'
+    return f'<p><img src="{data_uri(report.images[name])}" alt="{escape(alt)}"></p>'
+
+
+def sentence_rows(report, sentences):
+    return [
+        [str(s.index), f"{100 * s.bleu4:.1f}", f"{100 * s.bleu2:.1f}", marked_source(s.source, report.unknown_words),
+         escape(s.reference), escape(s.hypothesis)]
+        for s in sentences
+    ]
+
+
+def html_sentences(report, title, sentences):
+    return f"<h2>{escape(title)}</h2>" + html_table(SENTENCE_HEADER, sentence_rows(report, sentences),
+                                                     numeric=SENTENCE_HEADER[:3])
+
+
+def html_unknown_note(report):
+    if report.unknown_words is None:
+        return '<p class="note">Source words are not checked against a dictionary (no --data-bin).</p>'
+    return (f'<p class="note"><mark>Marked</mark> source words are {OOV_TITLE} (dict.es.txt of the data-bin): '
+            f"the model read them as &lt;unk&gt;. {len(report.unknown_words)} distinct source words are unknown.</p>")
+
+
+def html_heatmaps(report):
+    if not report.heatmaps:
+        return ""
+    parts = ["<h2>Attention</h2>",
+             '<p class="note">The soft attention alpha_t (eq 8) the decoder computed while generating the '
+             f"kept hypothesis (beam {BEAM}): a row per hypothesis token, a column per source token as fed to "
+             "the model (unknown ones labelled (unk)); each row sums to 1.</p>"]
+    for heatmap in report.heatmaps:
+        sentence = report.sentences[heatmap.index - 1]
+        parts.append(f"<h3>Sentence {heatmap.index}</h3>")
+        parts.append(html_table(["source", "reference", "hypothesis"],
+                                [[marked_source(sentence.source, report.unknown_words),
+                                  escape(sentence.reference), escape(sentence.hypothesis)]]))
+        parts.append(html_image(report, f"attention-{heatmap.index}",
+                                f"attention of sentence {heatmap.index}: hypothesis tokens over source tokens"))
+    return "".join(parts)
+
+
+def render_html(report):
+    worst_title = f"Worst {min(report.n, len(report.sentences))} sentences"
+    best_title = f"Best {min(report.n, len(report.sentences))} sentences"
+    body = "".join([
+        "<h1>Translation report</h1>",
+        html_inputs(report),
+        html_corpus_scores(report),
+        html_sentence_bleu(report),
+        html_unknown_note(report),
+        html_sentences(report, worst_title, worst(report.sentences, report.n)),
+        html_sentences(report, best_title, best(report.sentences, report.n)),
+        html_heatmaps(report),
+        '<p id="image-check" class="note">images: not checked (JavaScript did not run)</p>',
+    ])
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Translation report</title>'
+            f"<style>{STYLE}</style></head><body>{body}<script>{IMAGE_CHECK_SCRIPT}</script></body></html>\n")
+
+
+# ----- markdown --------------------------------------------------------------------------
+
+
+def markdown_text(text, unknown_words=None):
+    """Text safe in a markdown table cell: HTML and markdown syntax escaped, unknown words bold."""
+    unknown_words = unknown_words or set()
+
+    def word(token):
+        safe = re.sub(r"([\\`*_\[\]|#~])", r"\\\1", html.escape(token, quote=False))
+        return f"**{safe}**" if token and token in unknown_words else safe  # "****" is no emphasis
+
+    return " ".join(word(token) for token in tokenize(text))
+
+
+def markdown_table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def markdown_sentences(report, title, sentences):
+    rows = [[str(s.index), f"{100 * s.bleu4:.1f}", f"{100 * s.bleu2:.1f}", markdown_text(s.source, report.unknown_words),
+             markdown_text(s.reference), markdown_text(s.hypothesis)] for s in sentences]
+    return ["", f"## {title}", ""] + markdown_table(SENTENCE_HEADER, rows)
+
+
+def render_markdown(report):
+    lines = ["# Translation report", ""]
+    lines += [f"- {name}: {markdown_text(value)}" for name, value in report.inputs.items()]
+    lines += ["", "## Corpus scores", ""]
+    lines += markdown_table(CORPUS_HEADER, corpus_rows(report.corpus))
+    lines += ["", "## Sentence BLEU (handout definition, a4 tokens, unsmoothed, 0-100)", ""]
+    lines += markdown_table(DISTRIBUTION_HEADER, distribution_rows(report.sentences))
+    lines += ["", "Ranked by BLEU-4, ties broken by BLEU-2, then by line number."]
+    if report.unknown_words is not None:
+        lines += [f"Source words in **bold** are {OOV_TITLE}."]
+    n = min(report.n, len(report.sentences))
+    lines += markdown_sentences(report, f"Worst {n} sentences", worst(report.sentences, report.n))
+    lines += markdown_sentences(report, f"Best {n} sentences", best(report.sentences, report.n))
+    if report.heatmaps:
+        lines += ["", "Attention heatmaps (in report.html) for lines "
+                  + ", ".join(str(h.index) for h in report.heatmaps) + "."]
+    return "\n".join(lines) + "\n"
+
+
+# ----- command line ----------------------------------------------------------------------
+
+
+def line_numbers(text):
+    try:
+        numbers = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected line numbers like 1,5,9, got {text!r}") from None
+    if any(number < 1 for number in numbers):
+        raise argparse.ArgumentTypeError(f"line numbers start at 1, got {text!r}")
+    return numbers
+
+
+def positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m cs224n_nmt_plugin.report", description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 2)[2], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--source", required=True, type=Path, help="test source, raw a4 text (one sentence a line)")
+    parser.add_argument("--reference", required=True, type=Path, help="test reference, a4 text")
+    system = parser.add_mutually_exclusive_group(required=True)
+    system.add_argument("--hypotheses", type=Path, help="translations, a4 text, one a line")
+    system.add_argument("--checkpoint", type=Path, help="a cs224n_nmt checkpoint to translate with")
+    parser.add_argument("--data-bin", type=Path, help="fairseq-preprocess folder (dict.es.txt, text/prepare.json); "
+                        "needed with --checkpoint, optional with --hypotheses (marks unknown source words)")
+    parser.add_argument("--out", required=True, type=Path, help="report folder (created if missing)")
+    parser.add_argument("--n", type=positive_int, default=DEFAULT_N, help=f"worst and best sentences to show (default {DEFAULT_N})")
+    parser.add_argument("--attention-for", type=line_numbers, metavar="I,J,...",
+                        help="1-based lines to draw attention for (--checkpoint only; default 1,2,3)")
+    return parser
+
+
+def check_arguments(parser, args):
+    if args.checkpoint is not None and args.data_bin is None:
+        parser.error("--checkpoint needs --data-bin")
+    if args.hypotheses is not None and args.attention_for is not None:
+        parser.error("--attention-for needs --checkpoint (attention comes from the model)")
+
+
+def check_lines(sources, references, args):
+    if not sources:
+        raise TranslationIOError(args.source, "has no lines")
+    if len(references) != len(sources):
+        raise TranslationIOError(args.reference, f"has {len(references)} lines but {args.source} has {len(sources)}")
+    out_of_range = [i for i in args.attention_for or () if i > len(sources)]
+    if out_of_range:
+        raise TranslationIOError(args.source, f"has {len(sources)} lines; --attention-for {out_of_range[0]} is past the end")
+
+
+def inputs_of(args):
+    inputs = {"source": str(args.source), "reference": str(args.reference)}
+    if args.hypotheses is not None:
+        inputs["hypotheses"] = str(args.hypotheses)
+    else:
+        inputs["checkpoint"] = f"{args.checkpoint} (beam {BEAM}, at most {MAX_LEN_B} tokens, summed log-probability)"
+    if args.data_bin is not None:
+        inputs["data-bin"] = str(args.data_bin)
+    return inputs
+
+
+def build_report(args):
+    """The Report, and the hypotheses file to write (None with --hypotheses)."""
+    sources, references = read_text_lines(args.source), read_text_lines(args.reference)
+    check_lines(sources, references, args)
+    unknown_words = find_unknown_words(sources, args.data_bin) if args.data_bin is not None else None
+    heatmaps = []
+    if args.checkpoint is not None:
+        model = load_model(args.checkpoint, args.data_bin)
+        hypotheses, heatmaps = translate(model, encode_sources(sources, args.data_bin),
+                                         recipe_of_data_bin(args.data_bin), args.attention_for or DEFAULT_ATTENTION_FOR[: len(sources)])
+    else:
+        hypotheses = read_text_lines(args.hypotheses)
+    corpus = score_lines(hypotheses, references, args.hypotheses or args.checkpoint)
+    sentences = score_sentences(sources, references, hypotheses)
+    report = Report(inputs_of(args), corpus, sentences, args.n, unknown_words, heatmaps, draw_images(sentences, heatmaps))
+    return report, (hypotheses if args.checkpoint is not None else None)
+
+
+def output_files(report, hypotheses):
+    files = {"report.html": render_html(report), "summary.md": render_markdown(report)}
+    if hypotheses is not None:
+        files["hypotheses.txt"] = "".join(f"{line}\n" for line in hypotheses)
+    return files
+
+
+def main(argv=None):
+    # Before fairseq is imported: its text_to_speech task would set the root logger to DEBUG.
+    logging.basicConfig(format="%(levelname)s | %(name)s | %(message)s", level=logging.INFO)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_arguments(parser, args)
+    try:
+        report, hypotheses = build_report(args)
+        write_atomically(args.out, output_files(report, hypotheses))
+    except TranslationIOError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"error: {error.filename or args.out}: {error.strerror or error}", file=sys.stderr)
+        return 1
+    if report.images is None:
+        print("warning: matplotlib is not installed, so the report has no images", file=sys.stderr)
+    print(f"a4 BLEU {report.corpus['a4_bleu']:.2f}, sacreBLEU {report.corpus['sacrebleu']:.2f} "
+          f"on {report.corpus['sentences']} sentences")
+    print(f"wrote {args.out / 'report.html'} and {args.out / 'summary.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
