@@ -3,7 +3,6 @@
 Embedding and output-projection rows stay in the fairseq dictionaries' order; mapping
 them to the starter's vocab ids is the checkpoint importer's job, not this module's.
 """
-import torch
 
 # fairseq parameter name -> starter-code (nmt_model.NMT) parameter name
 FAIRSEQ_TO_CS224N = {
@@ -26,6 +25,7 @@ CS224N_TO_FAIRSEQ = {cs224n: fairseq for fairseq, cs224n in FAIRSEQ_TO_CS224N.it
 
 def to_cs224n_state_dict(model) -> dict:
     """Return the model's parameters keyed by the starter code's names (detached copies)."""
+    _require_multiplicative(model)
     state = model.state_dict()
     _check_names(set(state), set(FAIRSEQ_TO_CS224N), "model")
     return {FAIRSEQ_TO_CS224N[name]: tensor.detach().clone() for name, tensor in state.items()}
@@ -33,8 +33,15 @@ def to_cs224n_state_dict(model) -> dict:
 
 def from_cs224n_state_dict(model, state_dict) -> None:
     """Load starter-code-named parameters into the model (shapes must match exactly)."""
+    _require_multiplicative(model)
     _check_names(set(state_dict), set(CS224N_TO_FAIRSEQ), "CS224n state_dict")
     model.load_state_dict({CS224N_TO_FAIRSEQ[name]: tensor for name, tensor in state_dict.items()}, strict=True)
+
+
+def _require_multiplicative(model):
+    attention = model.decoder.attention.name
+    if attention != "multiplicative":
+        raise ValueError(f"the CS224n starter's model has multiplicative attention only; this model has {attention}")
 
 
 def _check_names(found, expected, what):

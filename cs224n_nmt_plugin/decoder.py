@@ -3,7 +3,7 @@ import torch
 import torch.nn as nn
 from fairseq.models import FairseqIncrementalDecoder
 
-from cs224n_nmt_plugin.attention import MultiplicativeAttention
+from cs224n_nmt_plugin.attention import build_attention
 
 
 class CS224nDecoder(FairseqIncrementalDecoder):
@@ -13,15 +13,21 @@ class CS224nDecoder(FairseqIncrementalDecoder):
 
     The extra output is ``{"attn": [alpha]}`` with alpha of shape (B, T, S), indexed
     like the encoder's ``src_tokens`` (used by --print-alignment and attention plots).
+
+    ``attention`` names the score of eq (7) (see attention.py). With ``a4_framing`` the
+    decoder starts from <s> as the homework's does: fairseq feeds </s> as the first input
+    (and nowhere else), so every </s> input is read as <s>.
     """
 
-    def __init__(self, dictionary, embed_size, hidden_size, dropout, max_target_positions):
+    def __init__(self, dictionary, embed_size, hidden_size, dropout, max_target_positions,
+                 attention="multiplicative", a4_framing=False):
         super().__init__(dictionary)
         self.hidden_size = hidden_size
         self.max_target_positions = max_target_positions
+        self.a4_framing = a4_framing
         self.embed_tokens = nn.Embedding(len(dictionary), embed_size, padding_idx=dictionary.pad())
         self.cell = nn.LSTMCell(embed_size + hidden_size, hidden_size)
-        self.attention = MultiplicativeAttention(2 * hidden_size, hidden_size)
+        self.attention = build_attention(attention, 2 * hidden_size, hidden_size)
         self.combined_output_projection = nn.Linear(3 * hidden_size, hidden_size, bias=False)
         self.dropout = nn.Dropout(dropout)
         self.target_vocab_projection = nn.Linear(hidden_size, len(dictionary), bias=False)
@@ -39,6 +45,9 @@ class CS224nDecoder(FairseqIncrementalDecoder):
             state = self._initial_state(encoder_out)
         else:
             prev_output_tokens = prev_output_tokens[:, -1:]
+        if self.a4_framing:
+            eos = prev_output_tokens.eq(self.dictionary.eos())
+            prev_output_tokens = prev_output_tokens.masked_fill(eos, self.dictionary.bos())
         h, c, o_prev, keys = state["h"], state["c"], state["o_prev"], state["keys"]
         enc_hiddens, enc_padding_mask = encoder_out["enc_hiddens"], encoder_out["enc_padding_mask"]
 

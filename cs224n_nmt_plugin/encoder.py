@@ -16,11 +16,15 @@ class CS224nEncoder(FairseqEncoder):
     Padding may be on either side (fairseq left-pads sources by default): the tokens
     are moved to the front for the packed LSTM and its outputs moved back, so every
     sentence is encoded exactly as if it were alone.
+
+    With ``a4_framing`` the source's </s> counts as padding, so the sentence is encoded
+    (and attended to) without it, as in the homework.
     """
 
-    def __init__(self, dictionary, embed_size, hidden_size, max_source_positions):
+    def __init__(self, dictionary, embed_size, hidden_size, max_source_positions, a4_framing=False):
         super().__init__(dictionary)
         self.padding_idx = dictionary.pad()
+        self.a4_framing = a4_framing
         self.max_source_positions = max_source_positions
         self.embed_tokens = nn.Embedding(len(dictionary), embed_size, padding_idx=self.padding_idx)
         self.lstm = nn.LSTM(embed_size, hidden_size, bidirectional=True, batch_first=True)
@@ -29,6 +33,8 @@ class CS224nEncoder(FairseqEncoder):
 
     def forward(self, src_tokens, src_lengths=None, **kwargs):
         padding_mask = src_tokens.eq(self.padding_idx)
+        if self.a4_framing:
+            padding_mask |= src_tokens.eq(self.dictionary.eos())
         lengths = src_tokens.size(1) - padding_mask.sum(dim=1)
         # A stable sort of the mask lists each row's token positions first, in order:
         # gathering with it right-pads the batch whatever its padding side.

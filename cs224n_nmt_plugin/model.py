@@ -2,6 +2,7 @@
 import torch
 from fairseq.models import FairseqEncoderDecoderModel, register_model, register_model_architecture
 
+from cs224n_nmt_plugin.attention import ATTENTIONS
 from cs224n_nmt_plugin.decoder import CS224nDecoder
 from cs224n_nmt_plugin.encoder import CS224nEncoder
 from cs224n_nmt_plugin.torch_load_compat import allow_fairseq_checkpoints
@@ -25,6 +26,11 @@ class CS224nNMTModel(FairseqEncoderDecoderModel):
                             help="dropout on the combined output o_t, eq (12) (a4: 0.3)")
         parser.add_argument("--uniform-init", type=float, metavar="D",
                             help="initialise every parameter from U(-D, D) (a4: 0.1)")
+        parser.add_argument("--attention", choices=list(ATTENTIONS),
+                            help="the attention score e_{t,i}, eq (7) or a variant (a4: multiplicative)")
+        parser.add_argument("--a4-framing", action="store_true",
+                            help="the homework's framing: no </s> on the source, the decoder starts "
+                                 "from <s> (imported CS224n checkpoints have it)")
 
     @classmethod
     def build_model(cls, args, task):
@@ -32,10 +38,11 @@ class CS224nNMTModel(FairseqEncoderDecoderModel):
         max_source_positions = getattr(args, "max_source_positions", None) or DEFAULT_MAX_POSITIONS
         max_target_positions = getattr(args, "max_target_positions", None) or DEFAULT_MAX_POSITIONS
         encoder = CS224nEncoder(
-            task.source_dictionary, args.embed_size, args.hidden_size, max_source_positions
+            task.source_dictionary, args.embed_size, args.hidden_size, max_source_positions, args.a4_framing
         )
         decoder = CS224nDecoder(
-            task.target_dictionary, args.embed_size, args.hidden_size, args.dropout, max_target_positions
+            task.target_dictionary, args.embed_size, args.hidden_size, args.dropout, max_target_positions,
+            args.attention, args.a4_framing,
         )
         model = cls(encoder, decoder)
         with torch.no_grad():
@@ -46,11 +53,14 @@ class CS224nNMTModel(FairseqEncoderDecoderModel):
 
 @register_model_architecture("cs224n_nmt", "cs224n_lstm")
 def base_architecture(args):
-    """The handout's sizes (run.py defaults)."""
+    """The handout's sizes (run.py defaults). Checkpoints from before --attention and
+    --a4-framing get the handout's model: multiplicative attention, fairseq's framing."""
     args.embed_size = getattr(args, "embed_size", None) or 256
     args.hidden_size = getattr(args, "hidden_size", None) or 256
     args.dropout = 0.3 if getattr(args, "dropout", None) is None else args.dropout
     args.uniform_init = 0.1 if getattr(args, "uniform_init", None) is None else args.uniform_init
+    args.attention = getattr(args, "attention", None) or "multiplicative"
+    args.a4_framing = getattr(args, "a4_framing", False)
 
 
 @register_model_architecture("cs224n_nmt", "cs224n_lstm_small")

@@ -28,8 +28,9 @@ class TinyTask:
         self.target_dictionary = target_dictionary
 
 
-def build_model(src_dict, tgt_dict, embed_size=6, hidden_size=5, dropout=0.0):
-    args = argparse.Namespace(embed_size=embed_size, hidden_size=hidden_size, dropout=dropout)
+def build_model(src_dict, tgt_dict, embed_size=6, hidden_size=5, dropout=0.0, **model_args):
+    """A cs224n_nmt model; ``model_args`` are further options by name (attention, a4_framing)."""
+    args = argparse.Namespace(embed_size=embed_size, hidden_size=hidden_size, dropout=dropout, **model_args)
     return CS224nNMTModel.build_model(args, TinyTask(src_dict, tgt_dict))
 
 

@@ -65,3 +65,12 @@ def test_missing_or_extra_names_are_refused():
     state["attention.bias"] = torch.zeros(3)
     with pytest.raises(KeyError, match="missing \\['att_projection.weight'\\], unexpected \\['attention.bias'\\]"):
         from_cs224n_state_dict(model(), state)
+
+
+@pytest.mark.parametrize("attention", ["dot", "additive"])
+def test_only_multiplicative_attention_has_the_starter_format(attention):
+    other = build_model(make_dictionary(V_SRC - 4), make_dictionary(V_TGT - 4), E, H, attention=attention)
+    with pytest.raises(ValueError, match=f"multiplicative attention only; this model has {attention}"):
+        to_cs224n_state_dict(other)
+    with pytest.raises(ValueError, match=f"multiplicative attention only; this model has {attention}"):
+        from_cs224n_state_dict(other, to_cs224n_state_dict(model()))

@@ -1,15 +1,25 @@
-"""Incremental decoding and beam search agree with teacher forcing."""
+"""Incremental decoding and beam search agree with teacher forcing, for every attention
+variant and for the homework's framing."""
+import pytest
 import torch
 from fairseq.sequence_generator import SequenceGenerator
 
 from conftest import build_model, collate, make_dictionary, random_sentences
 
+MODEL_VARIANTS = {
+    "multiplicative": {"attention": "multiplicative"},
+    "dot": {"attention": "dot"},
+    "additive": {"attention": "additive"},
+    "a4-framing": {"a4_framing": True},
+}
+each_model_variant = pytest.mark.parametrize("model_args", MODEL_VARIANTS.values(), ids=MODEL_VARIANTS.keys())
 
-def random_model_and_batch(seed, tgt_words=8):
+
+def random_model_and_batch(seed, model_args, tgt_words=8):
     generator = torch.Generator().manual_seed(seed)
     src_dict, tgt_dict = make_dictionary(12), make_dictionary(tgt_words)
     torch.manual_seed(seed)
-    model = build_model(src_dict, tgt_dict, embed_size=6, hidden_size=5).double().eval()
+    model = build_model(src_dict, tgt_dict, embed_size=6, hidden_size=5, **model_args).double().eval()
     with torch.no_grad():
         # Far wider weights than the init make the predictions peaked, and an </s> row
         # copied from a word's makes </s> likely: hypotheses then end at many different
@@ -23,8 +33,9 @@ def random_model_and_batch(seed, tgt_words=8):
     return model, tgt_dict, collate(src_dict, tgt_dict, sources, targets)
 
 
-def test_incremental_steps_equal_the_full_forward_pass():
-    model, _, batch = random_model_and_batch(seed=3)
+@each_model_variant
+def test_incremental_steps_equal_the_full_forward_pass(model_args):
+    model, _, batch = random_model_and_batch(3, model_args)
     net_input = batch["net_input"]
     prev = net_input["prev_output_tokens"]
     with torch.no_grad():
@@ -38,8 +49,9 @@ def test_incremental_steps_equal_the_full_forward_pass():
             torch.testing.assert_close(step_extra["attn"][0][:, 0], full_extra["attn"][0][:, t], rtol=0, atol=1e-12)
 
 
-def test_reordered_state_continues_the_reordered_sentences():
-    model, _, batch = random_model_and_batch(seed=4)
+@each_model_variant
+def test_reordered_state_continues_the_reordered_sentences(model_args):
+    model, _, batch = random_model_and_batch(4, model_args)
     net_input = batch["net_input"]
     prev = net_input["prev_output_tokens"]
     new_order = torch.tensor([2, 0, 0, 5, 1])
@@ -62,8 +74,9 @@ def teacher_forced_scores(model, src_tokens, src_lengths, hypothesis_tokens, eos
     return log_probs[0].gather(1, hypothesis_tokens.unsqueeze(1)).squeeze(1)
 
 
-def test_every_beam_hypothesis_scores_as_teacher_forced():
-    model, tgt_dict, batch = random_model_and_batch(seed=5, tgt_words=6)
+@each_model_variant
+def test_every_beam_hypothesis_scores_as_teacher_forced(model_args):
+    model, tgt_dict, batch = random_model_and_batch(3, model_args, tgt_words=6)
     generator = SequenceGenerator([model], tgt_dict, beam_size=5, max_len_b=12)
     with torch.no_grad():
         hypotheses = generator.generate([model], batch)

@@ -1,12 +1,13 @@
 """The model computes the handout's eqs (1)-(14): compared with a plain per-sentence
-implementation written here from the equations, on random weights in the starter's names."""
+implementation written here from the equations, on random weights in the starter's names;
+likewise the dot-product and additive attention variants."""
 import math
 
 import pytest
 import torch
 
 from conftest import build_model, collate, make_dictionary, random_sentences
-from cs224n_nmt_plugin.cs224n_format import from_cs224n_state_dict
+from cs224n_nmt_plugin.cs224n_format import CS224N_TO_FAIRSEQ, from_cs224n_state_dict
 
 E, H = 6, 5  # embed and hidden sizes: distinct so that transposed weights cannot pass
 
@@ -42,8 +43,33 @@ def lstm_step(x, h, c, w_ih, w_hh, b_ih, b_hh):
     return torch.sigmoid(o) * torch.tanh(c), c
 
 
-def reference_log_probs(w, source, prev_target):
-    """Eqs (1)-(13) for one sentence, one vector at a time: returns log P_t for each step."""
+def multiplicative_score(w, h, enc_i):
+    return float(h @ (w["att_projection.weight"] @ enc_i))  # eq (7)
+
+
+def dot_score(w, h, enc_i):
+    return float(h @ ((enc_i[:H] + enc_i[H:]) / 2))  # s_t^T h_i, h_i as the mean of its two directions
+
+
+def additive_score(w, h, enc_i):
+    return float(w["v"] @ torch.tanh(w["W_1"] @ enc_i + w["W_2"] @ h))  # v^T tanh(W_1 h_i + W_2 s_t)
+
+
+SCORES = {"multiplicative": multiplicative_score, "dot": dot_score, "additive": additive_score}
+# The variants' attention weights, in place of att_projection: reference name -> (parameter name, shape).
+VARIANT_WEIGHTS = {
+    "dot": {},
+    "additive": {
+        "W_1": ("decoder.attention.key_projection.weight", (H, 2 * H)),
+        "W_2": ("decoder.attention.query_projection.weight", (H, H)),
+        "v": ("decoder.attention.score_vector.weight", (1, H)),
+    },
+}
+
+
+def reference_log_probs(w, source, prev_target, score=multiplicative_score):
+    """Eqs (1)-(13) for one sentence, one vector at a time: returns log P_t for each step
+    and the last step's attention. ``score(w, h_t^dec, h_i^enc)`` is e_{t,i}, eq (7) by default."""
     def encoder_direction(suffix, tokens):
         h, c, states = torch.zeros(H, dtype=torch.float64), torch.zeros(H, dtype=torch.float64), []
         for token in tokens:
@@ -65,7 +91,7 @@ def reference_log_probs(w, source, prev_target):
         ybar = torch.cat([w["model_embeddings.target.weight"][token], o])  # eq (5)
         h, c = lstm_step(ybar, h, c, w["decoder.weight_ih"], w["decoder.weight_hh"],
                          w["decoder.bias_ih"], w["decoder.bias_hh"])  # eq (6)
-        scores = [float(h @ (w["att_projection.weight"] @ enc_i)) for enc_i in enc]  # eq (7)
+        scores = [score(w, h, enc_i) for enc_i in enc]  # eq (7)
         top = max(scores)
         weights = [math.exp(s - top) for s in scores]
         alpha = [x / sum(weights) for x in weights]  # eq (8)
@@ -80,13 +106,28 @@ def unpadded(row, pad):
     return [int(t) for t in row if int(t) != pad]
 
 
+def load_variant_weights(generator, model, weights, attention):
+    """Replace att_projection by the variant's random weights and load them all (strictly:
+    the variant has no parameter but these)."""
+    del weights["att_projection.weight"]
+    names = dict(CS224N_TO_FAIRSEQ)
+    for ref, (name, shape) in VARIANT_WEIGHTS[attention].items():
+        weights[ref] = torch.randn(shape, generator=generator, dtype=torch.float64) * 0.6
+        names[ref] = name
+    model.load_state_dict({names[ref]: tensor for ref, tensor in weights.items()}, strict=True)
+
+
+@pytest.mark.parametrize("attention", SCORES)
 @pytest.mark.parametrize("left_pad_source", [True, False], ids=["left-padded", "right-padded"])
-def test_teacher_forced_log_probs_match_the_equations(left_pad_source):
+def test_teacher_forced_log_probs_match_the_equations(left_pad_source, attention):
     generator = torch.Generator().manual_seed(0)
     src_dict, tgt_dict = make_dictionary(9), make_dictionary(11)
-    model = build_model(src_dict, tgt_dict, E, H).double().eval()
+    model = build_model(src_dict, tgt_dict, E, H, attention=attention).double().eval()
     weights = random_cs224n_weights(generator, len(src_dict), len(tgt_dict))
-    from_cs224n_state_dict(model, weights)
+    if attention == "multiplicative":
+        from_cs224n_state_dict(model, weights)
+    else:
+        load_variant_weights(generator, model, weights, attention)
 
     sources = random_sentences(generator, src_dict, [4, 1, 7, 3])
     targets = random_sentences(generator, tgt_dict, [2, 6, 3, 5])
@@ -102,7 +143,7 @@ def test_teacher_forced_log_probs_match_the_equations(left_pad_source):
     for row in range(len(sources)):
         source = unpadded(net_input["src_tokens"][row], src_dict.pad())
         prev_target = unpadded(net_input["prev_output_tokens"][row], tgt_dict.pad())
-        expected, last_alpha = reference_log_probs(weights, source, prev_target)
+        expected, last_alpha = reference_log_probs(weights, source, prev_target, SCORES[attention])
         torch.testing.assert_close(log_probs[row, : len(prev_target)], expected, rtol=0, atol=1e-10)
         # The attention is returned in src_tokens' layout: zero on padding, reference values elsewhere.
         real_positions = net_input["src_tokens"][row].ne(src_dict.pad())
