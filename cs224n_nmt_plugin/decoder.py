@@ -4,6 +4,7 @@ import torch.nn as nn
 from fairseq.models import FairseqIncrementalDecoder
 
 from cs224n_nmt_plugin.attention import build_attention
+from cs224n_nmt_plugin.batch_rows import SOURCE_ROWS, reorder_rows
 
 
 class CS224nDecoder(FairseqIncrementalDecoder):
@@ -63,7 +64,8 @@ class CS224nDecoder(FairseqIncrementalDecoder):
 
         if incremental_state is not None:
             self.set_incremental_state(
-                incremental_state, "state", {"h": h, "c": c, "o_prev": o_prev, "keys": keys}
+                incremental_state, "state",
+                {"h": h, "c": c, "o_prev": o_prev, "keys": keys, SOURCE_ROWS: state[SOURCE_ROWS]},
             )
         return torch.stack(combined_outputs, dim=1), {"attn": [torch.stack(alphas, dim=1)]}
 
@@ -74,6 +76,7 @@ class CS224nDecoder(FairseqIncrementalDecoder):
             "c": encoder_out["dec_init_c"],
             "o_prev": h0.new_zeros(h0.size(0), self.hidden_size),  # o_0 = 0
             "keys": self.attention.project_keys(encoder_out["enc_hiddens"]),
+            SOURCE_ROWS: encoder_out[SOURCE_ROWS],
         }
 
     def output_layer(self, features):
@@ -84,7 +87,7 @@ class CS224nDecoder(FairseqIncrementalDecoder):
         state = self.get_incremental_state(incremental_state, "state")
         if state is None:
             return
-        reordered = {key: value.index_select(0, new_order) for key, value in state.items()}
+        reordered = reorder_rows(state, new_order, per_sentence={"keys"})
         self.set_incremental_state(incremental_state, "state", reordered)
 
     def max_positions(self):

@@ -4,6 +4,8 @@ import torch.nn as nn
 from fairseq.models import FairseqEncoder
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from cs224n_nmt_plugin.batch_rows import SOURCE_ROWS, reorder_rows, source_rows
+
 
 class CS224nEncoder(FairseqEncoder):
     """Returns a dict of batch-first tensors, all indexed like ``src_tokens``:
@@ -12,6 +14,7 @@ class CS224nEncoder(FairseqEncoder):
     enc_padding_mask (B, S)      True at padding positions
     dec_init_h       (B, h)      h_0^dec = W_h [h_m^fwd ; h_1^bwd]                 eq (3)
     dec_init_c       (B, h)      c_0^dec = W_c [c_m^fwd ; c_1^bwd]                 eq (4)
+    source_rows      (B,)        each row's sentence, for beam reordering (batch_rows.py)
 
     Padding may be on either side (fairseq left-pads sources by default): the tokens
     are moved to the front for the packed LSTM and its outputs moved back, so every
@@ -56,11 +59,13 @@ class CS224nEncoder(FairseqEncoder):
             "enc_padding_mask": padding_mask,
             "dec_init_h": self.h_projection(torch.cat([last_h[0], last_h[1]], dim=1)),
             "dec_init_c": self.c_projection(torch.cat([last_c[0], last_c[1]], dim=1)),
+            SOURCE_ROWS: source_rows(src_tokens.size(0), src_tokens.device),
         }
 
     def reorder_encoder_out(self, encoder_out, new_order):
-        """Select and repeat sentences for beam search (all tensors are batch-first)."""
-        return {key: value.index_select(0, new_order) for key, value in encoder_out.items()}
+        """Select and repeat sentences for beam search (all tensors are batch-first); every
+        tensor here depends on its sentence alone, so a reorder within sentences copies nothing."""
+        return reorder_rows(encoder_out, new_order, per_sentence=encoder_out.keys())
 
     def max_positions(self):
         return self.max_source_positions

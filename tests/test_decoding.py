@@ -93,3 +93,14 @@ def test_every_beam_hypothesis_scores_as_teacher_forced(model_args):
             torch.testing.assert_close(hyp["positional_scores"], expected.float(), rtol=0, atol=1e-4)
             checked += 1
     assert checked == 5 * len(hypotheses)
+
+
+def test_reordering_within_sentences_shares_per_sentence_tensors():
+    from cs224n_nmt_plugin.batch_rows import SOURCE_ROWS, reorder_rows
+
+    beams = torch.tensor([0, 0, 1, 1])  # two sentences, two hypotheses each
+    state = {SOURCE_ROWS: beams, "keys": torch.tensor([[1.0], [1.0], [2.0], [2.0]]), "h": torch.arange(4.0)}
+    within = reorder_rows(state, torch.tensor([1, 1, 3, 2]), per_sentence={"keys"})
+    assert within["keys"] is state["keys"] and torch.equal(within["h"], torch.tensor([1.0, 1.0, 3.0, 2.0]))
+    shrunk = reorder_rows(state, torch.tensor([2, 3]), per_sentence={"keys"})  # sentence 0 finished
+    assert torch.equal(shrunk["keys"], torch.tensor([[2.0], [2.0]])) and torch.equal(shrunk[SOURCE_ROWS], beams[2:])
