@@ -51,31 +51,30 @@ class CS224nNMTModel(FairseqEncoderDecoderModel):
         return model
 
 
-@register_model_architecture("cs224n_nmt", "cs224n_lstm")
-def base_architecture(args):
-    """The handout's sizes (run.py defaults). Checkpoints from before --attention and
-    --a4-framing get the handout's model: multiplicative attention, fairseq's framing."""
-    args.embed_size = getattr(args, "embed_size", None) or 256
-    args.hidden_size = getattr(args, "hidden_size", None) or 256
-    args.dropout = 0.3 if getattr(args, "dropout", None) is None else args.dropout
+def _fill_defaults(args, size, dropout):
+    """Options not given on the command line (or absent from an older checkpoint's args)."""
+    args.embed_size = getattr(args, "embed_size", None) or size
+    args.hidden_size = getattr(args, "hidden_size", None) or size
+    args.dropout = dropout if getattr(args, "dropout", None) is None else args.dropout
     args.uniform_init = 0.1 if getattr(args, "uniform_init", None) is None else args.uniform_init
+    # Checkpoints from before --attention and --a4-framing: the handout's attention, fairseq's framing.
     args.attention = getattr(args, "attention", None) or "multiplicative"
     args.a4_framing = getattr(args, "a4_framing", False)
+
+
+@register_model_architecture("cs224n_nmt", "cs224n_lstm")
+def base_architecture(args):
+    """The handout's sizes (run.py defaults)."""
+    _fill_defaults(args, size=256, dropout=0.3)
 
 
 @register_model_architecture("cs224n_nmt", "cs224n_lstm_small")
 def small_architecture(args):
     """Half-size model for CPU training runs."""
-    args.embed_size = getattr(args, "embed_size", None) or 128
-    args.hidden_size = getattr(args, "hidden_size", None) or 128
-    args.dropout = 0.2 if getattr(args, "dropout", None) is None else args.dropout
-    base_architecture(args)
+    _fill_defaults(args, size=128, dropout=0.2)
 
 
 @register_model_architecture("cs224n_nmt", "cs224n_lstm_tiny")
 def tiny_architecture(args):
     """A few thousand parameters plus embeddings: for tests and smoke runs."""
-    args.embed_size = getattr(args, "embed_size", None) or 32
-    args.hidden_size = getattr(args, "hidden_size", None) or 32
-    args.dropout = 0.1 if getattr(args, "dropout", None) is None else args.dropout
-    base_architecture(args)
+    _fill_defaults(args, size=32, dropout=0.1)

@@ -46,7 +46,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cs224n_nmt_plugin.bleu import A4_WEIGHTS, sentence_bleu, tokenize
-from cs224n_nmt_plugin.prepare import MANIFEST_NAME, encode_a4_line, postprocess_hypothesis, write_atomically
+from cs224n_nmt_plugin.prepare import (
+    MANIFEST_NAME, encode_a4_line, positive_int, postprocess_hypothesis, write_atomically,
+)
 from cs224n_nmt_plugin.score import score_lines
 from cs224n_nmt_plugin.translation_io import TranslationIOError, encode_source_lines, read_text_lines, recipe_of
 
@@ -484,13 +486,6 @@ def line_numbers(text):
     if any(number < 1 for number in numbers):
         raise argparse.ArgumentTypeError(f"line numbers start at 1, got {text!r}")
     return numbers
-
-
-def positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def build_parser():
