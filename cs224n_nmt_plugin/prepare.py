@@ -31,15 +31,19 @@ Recipes (``--recipe``):
 Input policy: lines end at \\n, \\r or \\r\\n (as Python's text files read them); files must
 be UTF-8; a pair whose Spanish or English side is empty or whitespace-only is dropped from
 both sides, and the count per split is printed and recorded (for tatoeba a whitespace-only
-TSV line counts as such a pair and the count is recorded under "corpus"). ``--max-lines N``
-keeps the first N remaining train pairs (BPE is then learned on those).
+TSV line counts as such a pair and the count is recorded under "corpus"). A pair with a side
+of more than MAX_TOKENS (1023) tokens as fairseq reads the written line (whitespace-separated,
+after the recipe, so BPE pieces count) is dropped from both sides likewise, in every split:
+with the </s> fairseq appends it would exceed the model's 1024 positions: fairseq-train would
+skip it with a logged warning, validation and fairseq-generate would stop with an error.
+``--max-lines N`` keeps the first N remaining train pairs (BPE is then learned on those).
 Any input problem is one line on stderr naming the file, with exit status 1; outputs are
 written to temporary names in the output folder and renamed into place only when all are
 written, so a failed run leaves no output behind.
 
 ``prepare.json`` fields: source, input_files, recipe, recipe_options, seed (tatoeba only,
 else null), valid_size/test_size requested (tatoeba only, else null), max_lines (or null),
-sizes (pairs per split), dropped_empty_pairs.
+sizes (pairs per split), dropped_empty_pairs, max_tokens, dropped_long_pairs (per split).
 """
 import argparse
 import functools
@@ -49,7 +53,7 @@ import os
 import random
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 EMPTY_TOKEN = "<empty>"
@@ -60,6 +64,9 @@ FOLDER_FILE_STEMS = {"train": ("train",), "valid": ("valid", "dev"), "test": ("t
 BPE_SEPARATOR = "@@"
 DEFAULT_BPE_MERGES = 8000
 MANIFEST_NAME = "prepare.json"
+# The most tokens a side may have: the model's 1024 source/target positions
+# (model.DEFAULT_MAX_POSITIONS, fairseq's --max-source/target-positions) less the </s> fairseq appends.
+MAX_TOKENS = 1023
 
 
 class PrepareError(Exception):
@@ -76,6 +83,7 @@ class Corpus:
     splits: dict
     input_files: list
     dropped_empty_pairs: dict
+    dropped_long_pairs: dict = field(default_factory=dict)
 
 
 # ----- the word recipe -------------------------------------------------------------------
@@ -234,6 +242,26 @@ def load_tatoeba(path, seed, valid_size, test_size):
     return Corpus(splits, [str(path)], {"corpus": dropped})
 
 
+def fairseq_token_count(line):
+    """How many tokens fairseq's tokenizer (split on whitespace) makes of a written line."""
+    return len(line.split())
+
+
+def drop_long_pairs(corpus, files, input_path):
+    """Drops every pair with a side over MAX_TOKENS tokens from ``corpus.splits`` and from
+    the split files of ``files`` (the recipe's output), recording the count per split."""
+    for split in SPLITS:
+        sides = [files[f"{split}.{lang}"].split("\n")[:-1] for lang in LANGS]
+        keep = [i for i, lines in enumerate(zip(*sides)) if max(map(fairseq_token_count, lines)) <= MAX_TOKENS]
+        corpus.dropped_long_pairs[split] = len(sides[0]) - len(keep)
+        if not keep:
+            raise PrepareError(input_path, f"the {split} split has no pair of at most {MAX_TOKENS} tokens a side")
+        if len(keep) < len(sides[0]):
+            corpus.splits[split] = [corpus.splits[split][i] for i in keep]
+            for lang, lines in zip(LANGS, sides):
+                files[f"{split}.{lang}"] = as_text(lines[i] for i in keep)
+
+
 def check_output_folder(out_dir, input_path):
     if Path(out_dir).resolve() == Path(input_path).resolve():
         raise PrepareError(out_dir, "is the input folder; choose another output folder")
@@ -317,6 +345,8 @@ def manifest(args, corpus):
         "max_lines": args.max_lines,
         "sizes": {split: len(pairs) for split, pairs in corpus.splits.items()},
         "dropped_empty_pairs": corpus.dropped_empty_pairs,
+        "max_tokens": MAX_TOKENS,
+        "dropped_long_pairs": corpus.dropped_long_pairs,
     }
 
 
@@ -341,6 +371,7 @@ def prepare_corpus(args):
         files = prepare_bpe(corpus.splits, args.bpe_merges)
     else:
         files = prepare_word(corpus.splits)
+    drop_long_pairs(corpus, files, args.input)
     files.update(reference_files(corpus.splits))
     record = manifest(args, corpus)
     files[MANIFEST_NAME] = json.dumps(record, indent=2) + "\n"
@@ -388,6 +419,8 @@ def report(record, out_dir):
     dropped = ", ".join(f"{part} {count}" for part, count in record["dropped_empty_pairs"].items())
     print(f"pairs: {sizes}")
     print(f"dropped pairs with an empty side: {dropped}")
+    long = ", ".join(f"{split} {count}" for split, count in record["dropped_long_pairs"].items())
+    print(f"dropped pairs with a side over {record['max_tokens']} tokens: {long}")
     print(f"wrote {out_dir}")
 
 

@@ -4,10 +4,17 @@ recipe a corpus was prepared with (read from its prepare.json).
     python -m cs224n_nmt_plugin.translation_io encode TEXT_DIR RAW.es ENCODED.es
     python -m cs224n_nmt_plugin.translation_io collect TEXT_DIR FAIRSEQ_OUTPUT OUT.txt --count N
 
-``encode`` turns raw Spanish (a4 text) into what fairseq-interactive must read;
+``encode`` turns raw Spanish (a4 text) into what fairseq-interactive must read, one line
+per input line (an empty line too: a4 reads it as the single token ''); a line of more
+than prepare.MAX_TOKENS (1023) tokens after encoding is cut to its first 1023, with a
+one-line warning on stderr that counts them, so that it fits the model's 1024 positions
+and every input line still gets its translation;
 ``collect`` takes the H- lines of fairseq-generate or fairseq-interactive output, puts
 them in input order, turns each back into a4 text, checks that every one of the N input
 sentences has exactly one translation, and writes OUT.txt (atomically).
+
+Lines end at \\n, \\r or \\r\\n, as in prepare.py and fairseq-interactive (other Unicode line
+separators such as U+2028 stay inside their line).
 """
 import argparse
 import json
@@ -37,6 +44,18 @@ def encode_source_lines(lines, text_dir):
         return [prepare.encode_a4_line(line) for line in lines]
     codes = (Path(text_dir) / "bpe.codes.es").read_text(encoding="utf-8")
     return prepare.apply_bpe_codes(codes, [prepare.moses_tokenize(line, "es") for line in lines])
+
+
+def truncate_long_lines(lines):
+    """``lines`` with each one cut to its first MAX_TOKENS tokens, and the numbers of those cut."""
+    result, numbers = [], []
+    for number, line in enumerate(lines, start=1):
+        tokens = line.split()
+        if len(tokens) > prepare.MAX_TOKENS:
+            line = " ".join(tokens[: prepare.MAX_TOKENS])
+            numbers.append(number)
+        result.append(line)
+    return result, numbers
 
 
 def hypotheses_in_order(fairseq_output_lines, count, path):
@@ -70,9 +89,12 @@ def read_text_lines(path):
     if not path.is_file():
         raise TranslationIOError(path, "missing or not a file")
     try:
-        return path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8").split("\n")  # universal newlines: \r\n and \r read as \n
     except UnicodeDecodeError as error:
         raise TranslationIOError(path, f"is not UTF-8 ({error.reason} at byte {error.start})")
+    if lines[-1] == "":
+        lines.pop()
+    return lines
 
 
 def main(argv=None):
@@ -90,7 +112,12 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         if args.command == "encode":
-            write_text_atomically(args.encoded, encode_source_lines(read_text_lines(args.raw), args.text_dir))
+            lines, cut = truncate_long_lines(encode_source_lines(read_text_lines(args.raw), args.text_dir))
+            if cut:
+                print(f"warning: {args.raw}: {len(cut)} line(s) of more than {prepare.MAX_TOKENS} tokens cut to "
+                      f"their first {prepare.MAX_TOKENS} (line {', '.join(map(str, cut[:5]))}"
+                      f"{', ...' if len(cut) > 5 else ''})", file=sys.stderr)
+            write_text_atomically(args.encoded, lines)
         else:
             recipe = recipe_of(args.text_dir)
             hypotheses = hypotheses_in_order(read_text_lines(args.fairseq_output), args.count, args.fairseq_output)

@@ -10,7 +10,8 @@ shift 3
 use_venv
 [[ -e $input ]] || die "$input: no such file or folder"
 
-if [[ -d $input ]]; then inputs=("$input"/*); else inputs=("$input"); fi
+# A folder counts as an input too: removing, adding or renaming a file in it makes it newer.
+if [[ -d $input ]]; then inputs=("$input" "$input"/*); else inputs=("$input"); fi
 settings="prepare $source_kind $(realpath "$input") $*"
 if is_current "$TEXT_DIR/.stamp" "$settings" "${inputs[@]}"; then
   say "up to date: $TEXT_DIR"

@@ -5,7 +5,12 @@
 #   RECIPE=gpu  the a4 run.sh settings on a GPU, with mixed precision (default when torch sees CUDA)
 #   RECIPE=cpu  the same optimiser on the half-size cs224n_lstm_small, stopped after
 #               CPU_MINUTES (default 20) of training (default without CUDA)
-# An interrupted run resumes from checkpoint_last.pt when the same command is run again.
+# An interrupted run resumes from checkpoint_last.pt when the same command is run again; on CPU
+# it then continues exactly as the uninterrupted run would have (same batches, same losses):
+# --update-epoch-batch-itr makes fairseq form each epoch's batches from seed + epoch, where by
+# default it keeps the batches of the epoch the process started in, which a resumed process
+# would form differently. A checkpoint_last.pt truncated by a kill during fairseq's copy is
+# replaced by the newest readable checkpoint (cs224n_nmt_plugin/preflight.py).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 [[ $# -ge 1 ]] || die "usage: bash scripts/train.sh NAME [fairseq-train options]"
 corpus_paths "$1"
@@ -24,7 +29,7 @@ common=(
   --optimizer adam --lr 1e-3 --clip-norm 5 --batch-size 32 --criterion cross_entropy --sentence-avg
   --seed 0 --lr-scheduler reduce_lr_on_plateau --lr-shrink 0.5 --lr-patience 1 --stop-min-lr 3.2e-05
   --max-epoch 30 --save-dir "$CHECKPOINT_DIR" --keep-interval-updates 1 --no-epoch-checkpoints
-  --log-format json --log-interval 100 --no-progress-bar
+  --log-format json --log-interval 100 --no-progress-bar --update-epoch-batch-itr True
 )
 case $recipe in
   gpu) settings=(--arch cs224n_lstm --validate-interval-updates 2000 --save-interval-updates 2000 --amp) ;;
@@ -43,7 +48,10 @@ if [[ -f $stamp ]]; then
   die "$RUN_DIR holds a finished run with other settings or older data; move it away or choose another NAME"
 fi
 mkdir -p "$CHECKPOINT_DIR"
-[[ -f $CHECKPOINT_DIR/checkpoint_last.pt ]] && say "resuming from $CHECKPOINT_DIR/checkpoint_last.pt"
+if [[ -f $CHECKPOINT_DIR/checkpoint_last.pt ]]; then
+  python -m cs224n_nmt_plugin.preflight resume "$CHECKPOINT_DIR" "$BIN_DIR"
+  say "resuming from $CHECKPOINT_DIR/checkpoint_last.pt"
+fi
 say "fairseq-train ($recipe recipe) on $BIN_DIR, log: $RUN_DIR/train.log"
 fairseq-train "${common[@]}" "${settings[@]}" "$@" 2>&1 | tee -a "$RUN_DIR/train.log"
 [[ -f $CHECKPOINT_DIR/checkpoint_best.pt ]] || die "training wrote no $CHECKPOINT_DIR/checkpoint_best.pt (see $RUN_DIR/train.log)"

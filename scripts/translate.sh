@@ -14,12 +14,15 @@ if is_current "$RUN_DIR/.translate.stamp" "translate" "$RUN_DIR/.train.stamp"; t
   say "up to date: $output"
   exit 0
 fi
+checkpoint=$CHECKPOINT_DIR/checkpoint_best.pt
+python -m cs224n_nmt_plugin.preflight check "$checkpoint" "$BIN_DIR"
 device=()
 has_cuda || device=(--cpu)
+trap 'rm -f "$RUN_DIR/generate-test.txt.tmp"' EXIT
 say "fairseq-generate on the test split of $BIN_DIR"
 # --required-batch-size-multiple 1: fairseq would otherwise drop the last partial batch.
 fairseq-generate "$BIN_DIR" --user-dir "$PLUGIN" --source-lang es --target-lang en \
-  --path "$CHECKPOINT_DIR/checkpoint_best.pt" --gen-subset test "${device[@]}" \
+  --path "$checkpoint" --gen-subset test "${device[@]}" \
   --beam 5 --max-len-a 0 --max-len-b 70 --unnormalized \
   --batch-size 64 --required-batch-size-multiple 1 > "$RUN_DIR/generate-test.txt.tmp"
 mv "$RUN_DIR/generate-test.txt.tmp" "$RUN_DIR/generate-test.txt"

@@ -2,7 +2,9 @@
 # Usage: bash scripts/translate_file.sh NAME INPUT.es OUTPUT.txt
 # Translates raw Spanish text (one sentence a line) with the model trained on corpus NAME,
 # through fairseq-interactive, with the corpus's own pre- and post-processing. Same decoding
-# as translate.sh; OUTPUT.txt has one a4-format line per input line, in input order.
+# as translate.sh; OUTPUT.txt has one a4-format line per input line, in input order (an
+# empty line is translated as a4's '' sentence; a line of more than 1023 tokens is cut to
+# its first 1023, with a warning). The checkpoint is checked against the data-bin first.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 [[ $# -eq 3 ]] || die "usage: bash scripts/translate_file.sh NAME INPUT.es OUTPUT.txt"
 corpus_paths "$1"
@@ -10,6 +12,8 @@ input=$2 output=$3
 use_venv
 [[ -f $input ]] || die "$input: no such file"
 [[ -f $RUN_DIR/.train.stamp ]] || die "no finished training in $RUN_DIR: run bash scripts/train.sh $NAME first"
+checkpoint=$CHECKPOINT_DIR/checkpoint_best.pt
+python -m cs224n_nmt_plugin.preflight check "$checkpoint" "$BIN_DIR"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -18,9 +22,9 @@ device=()
 has_cuda || device=(--cpu)
 say "fairseq-interactive: $input -> $output"
 fairseq-interactive "$BIN_DIR" --user-dir "$PLUGIN" --source-lang es --target-lang en \
-  --path "$CHECKPOINT_DIR/checkpoint_best.pt" --input "$work/input.es" "${device[@]}" \
+  --path "$checkpoint" --input "$work/input.es" "${device[@]}" \
   --beam 5 --max-len-a 0 --max-len-b 70 --unnormalized --buffer-size 2048 --batch-size 64 \
   > "$work/interactive.txt"
 python -m cs224n_nmt_plugin.translation_io collect "$TEXT_DIR" "$work/interactive.txt" "$output" \
-  --count "$(wc -l < "$input")"
+  --count "$(wc -l < "$work/input.es")"  # encode's lines: a last line without \n counts too
 say "wrote $output ($(wc -l < "$output") lines)"
