@@ -35,7 +35,6 @@ import argparse
 import io
 import json
 import logging
-import os
 import sys
 import warnings
 from pathlib import Path
@@ -47,6 +46,7 @@ from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 from fairseq.tasks.translation import TranslationTask
 from omegaconf import OmegaConf
 
+from cs224n_nmt_plugin.atomic_files import text_writer, write_files
 from cs224n_nmt_plugin.cs224n_format import from_cs224n_state_dict, to_cs224n_state_dict
 from cs224n_nmt_plugin.cs224n_vocab import (
     STARTER_VOCAB_CLASSES, Vocab, VocabEntry, VocabError, check_word2id, dictionary_text, fairseq_order,
@@ -180,9 +180,9 @@ def import_model_bin(model_bin, out_dir, vocab_json=None):
         "extra_state": {},
     }
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_all({
+    write_files({
         out_dir / CHECKPOINT_NAME: lambda path: torch.save(checkpoint, path),
-        **{out_dir / f"dict.{lang}.txt": _text_writer(text) for lang, text in dict_texts.items()},
+        **{out_dir / f"dict.{lang}.txt": text_writer(text) for lang, text in dict_texts.items()},
     })
 
 
@@ -225,24 +225,7 @@ def export_model_bin(checkpoint_path, dict_dir, model_bin):
             torch.save(saved, path, _use_new_zipfile_serialization=False)  # legacy format: torch 1.0 reads it
 
     model_bin.parent.mkdir(parents=True, exist_ok=True)
-    write_all({model_bin: save})
-
-
-def _text_writer(text):
-    return lambda path: path.write_text(text, encoding="utf-8")
-
-
-def write_all(writers):
-    """Call each ``writers[path](temporary_path)``, then rename every temporary file into place."""
-    temporaries = {path: path.with_name(f".{path.name}.{os.getpid()}.tmp") for path in writers}
-    try:
-        for path, write in writers.items():
-            write(temporaries[path])
-        for path, temporary in temporaries.items():
-            os.replace(temporary, path)
-    finally:
-        for temporary in temporaries.values():
-            temporary.unlink(missing_ok=True)
+    write_files({model_bin: save})
 
 
 def main(argv=None):

@@ -28,13 +28,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterable
+
+from cs224n_nmt_plugin.atomic_files import write_files
 
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 TIMESTAMPED_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \| ")
@@ -147,18 +148,15 @@ def write_json(curves: Curves, out_json: Path) -> None:
 
 
 def _write_atomically(path: Path, write: Callable) -> None:
-    """write(handle) into a temporary file beside path, then rename it onto path."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    """write(binary handle) into a temporary file beside path, then rename it onto path."""
+    def write_file(temporary):
         with open(temporary, "wb") as handle:
             write(handle)
-        os.replace(temporary, path)
+
+    try:
+        write_files({path: write_file})
     except OSError as error:
-        temporary.unlink(missing_ok=True)
         raise CurveError(f"{path}: cannot write ({error.strerror or error})") from None
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 def main(argv: list[str] | None = None) -> int:

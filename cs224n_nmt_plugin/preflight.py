@@ -24,11 +24,12 @@ is the first file of its save), and fails with one line when none is readable or
 checkpoint_last.pt was trained with other dictionaries than DATA_BIN's.
 """
 import argparse
-import os
 import re
 import shutil
 import sys
 from pathlib import Path
+
+from cs224n_nmt_plugin.atomic_files import write_files
 
 SOURCE_LANG, TARGET_LANG = "es", "en"
 FAIRSEQ_SPECIALS = 4  # <s> <pad> </s> <unk>, before the words of a dict.*.txt
@@ -129,12 +130,7 @@ def num_updates(state):
 
 
 def copy_atomically(source, target):
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        shutil.copyfile(source, temporary)
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
+    write_files({target: lambda temporary: shutil.copyfile(source, temporary)})
 
 
 def resume(save_dir, data_bin):

@@ -49,12 +49,13 @@ import argparse
 import functools
 import io
 import json
-import os
 import random
 import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from cs224n_nmt_plugin.atomic_files import text_writer, write_files
 
 EMPTY_TOKEN = "<empty>"
 LANGS = ("es", "en")
@@ -308,22 +309,8 @@ def reference_files(splits):
 
 
 def write_atomically(out_dir, files):
-    """Writes file name -> text into ``out_dir``: all to temporary names first, then renamed
-    into place in the given order; on failure the temporary files are removed."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    temporary = {}
-    try:
-        for name, text in files.items():
-            temporary[name] = out_dir / f".{name}.{os.getpid()}.tmp"
-            with open(temporary[name], "x", encoding="utf-8", newline="\n") as stream:
-                stream.write(text)
-        for name in files:
-            os.replace(temporary[name], out_dir / name)
-            del temporary[name]
-    finally:
-        for leftover in temporary.values():
-            leftover.unlink(missing_ok=True)
+    """Writes file name -> text into ``out_dir``, all or nothing (atomic_files.write_files)."""
+    write_files({Path(out_dir) / name: text_writer(text) for name, text in files.items()})
 
 
 def manifest(args, corpus):

@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 from cs224n_nmt_plugin.bleu import a4_corpus_bleu
-from cs224n_nmt_plugin.translation_io import TranslationIOError, read_text_lines, write_text_atomically
+from cs224n_nmt_plugin.atomic_files import write_lines
+from cs224n_nmt_plugin.translation_io import TranslationIOError, read_text_lines
 
 
 def score_lines(hypotheses, references, path):
@@ -49,7 +50,7 @@ def main(argv=None):
         return 1
     scores = json.loads(args.scores_json.read_text()) if args.scores_json.is_file() else {}
     scores[args.label] = {**entry, "hypotheses": str(args.hypotheses), "references": str(args.references)}
-    write_text_atomically(args.scores_json, json.dumps(scores, indent=2).splitlines())
+    write_lines(args.scores_json, json.dumps(scores, indent=2).splitlines())
     print(table(scores))
     return 0
 

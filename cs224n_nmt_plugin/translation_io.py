@@ -18,11 +18,11 @@ separators such as U+2028 stay inside their line).
 """
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 from cs224n_nmt_plugin import prepare
+from cs224n_nmt_plugin.atomic_files import write_lines
 
 
 class TranslationIOError(Exception):
@@ -73,17 +73,6 @@ def hypotheses_in_order(fairseq_output_lines, count, path):
     return [found[i] for i in range(count)]
 
 
-def write_text_atomically(path, lines):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
 def read_text_lines(path):
     path = Path(path)
     if not path.is_file():
@@ -117,11 +106,11 @@ def main(argv=None):
                 print(f"warning: {args.raw}: {len(cut)} line(s) of more than {prepare.MAX_TOKENS} tokens cut to "
                       f"their first {prepare.MAX_TOKENS} (line {', '.join(map(str, cut[:5]))}"
                       f"{', ...' if len(cut) > 5 else ''})", file=sys.stderr)
-            write_text_atomically(args.encoded, lines)
+            write_lines(args.encoded, lines)
         else:
             recipe = recipe_of(args.text_dir)
             hypotheses = hypotheses_in_order(read_text_lines(args.fairseq_output), args.count, args.fairseq_output)
-            write_text_atomically(args.output, [prepare.postprocess_hypothesis(h, recipe) for h in hypotheses])
+            write_lines(args.output, [prepare.postprocess_hypothesis(h, recipe) for h in hypotheses])
     except TranslationIOError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

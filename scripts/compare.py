@@ -26,7 +26,8 @@ from cs224n_nmt_plugin.fairseq_lstm_match import fairseq_lstm_options
 from cs224n_nmt_plugin.learning_curve import read_curves
 from cs224n_nmt_plugin.prepare import postprocess_hypothesis
 from cs224n_nmt_plugin.score import score_lines
-from cs224n_nmt_plugin.translation_io import hypotheses_in_order, recipe_of, write_text_atomically
+from cs224n_nmt_plugin.atomic_files import write_lines
+from cs224n_nmt_plugin.translation_io import hypotheses_in_order, recipe_of
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -93,7 +94,7 @@ def translate_and_score(label, data_bin, run_dir, device_options):
     recipe = recipe_of(text_dir)
     hypotheses = [postprocess_hypothesis(h, recipe)
                   for h in hypotheses_in_order(output, len(references), run_dir / "generate-test.txt")]
-    write_text_atomically(run_dir / "test_outputs.txt", hypotheses)
+    write_lines(run_dir / "test_outputs.txt", hypotheses)
     speed = re.search(r"Translated [\d,]+ sentences .* \(([\d.]+) sentences/s", "\n".join(output))
     scores = score_lines(hypotheses, references, run_dir / "test_outputs.txt")
     return {"test_a4_bleu": scores["a4_bleu"], "test_sacrebleu": scores["sacrebleu"],
@@ -170,8 +171,8 @@ def main():
         results[label].update(translate_and_score(label, data_bin, run_dir, device_options))
 
     table = markdown_table(results, setting, reference=next(iter(results)))
-    write_text_atomically(out / "comparison.md", table.splitlines())
-    write_text_atomically(out / "comparison.json", json.dumps({"setting": setting, "results": results},
+    write_lines(out / "comparison.md", table.splitlines())
+    write_lines(out / "comparison.json", json.dumps({"setting": setting, "results": results},
                                                               indent=2).splitlines())
     plot_dev_ppl(curves, out / "dev_ppl.png")
     print(table)

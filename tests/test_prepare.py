@@ -240,7 +240,9 @@ def test_failed_write_leaves_no_temporary_files(tmp_path, monkeypatch):
     def failing_replace(source, target):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(prepare.os, "replace", failing_replace)
+    from cs224n_nmt_plugin import atomic_files
+
+    monkeypatch.setattr(atomic_files.os, "replace", failing_replace)
     with pytest.raises(OSError):
         prepare.write_atomically(tmp_path, {"train.es": "uno\n", "train.en": "one\n"})
     assert list(tmp_path.iterdir()) == []
