@@ -14,6 +14,9 @@ class CS224nDecoder(FairseqIncrementalDecoder):
 
     The extra output is ``{"attn": [alpha]}`` with alpha of shape (B, T, S), indexed
     like the encoder's ``src_tokens`` (used by --print-alignment and attention plots).
+    Like fairseq's own decoders it is ``[None]`` after ``make_generation_fast_(need_attn=False)``
+    (fairseq-generate without --print-alignment), which spares the beam search from
+    keeping every step's attention.
 
     ``attention`` names the score of eq (7) (see attention.py). With ``a4_framing`` the
     decoder starts from <s> as the homework's does: fairseq feeds </s> as the first input
@@ -26,6 +29,7 @@ class CS224nDecoder(FairseqIncrementalDecoder):
         self.hidden_size = hidden_size
         self.max_target_positions = max_target_positions
         self.a4_framing = a4_framing
+        self.need_attn = True
         self.embed_tokens = nn.Embedding(len(dictionary), embed_size, padding_idx=dictionary.pad())
         self.cell = nn.LSTMCell(embed_size + hidden_size, hidden_size)
         self.attention = build_attention(attention, 2 * hidden_size, hidden_size)
@@ -67,7 +71,8 @@ class CS224nDecoder(FairseqIncrementalDecoder):
                 incremental_state, "state",
                 {"h": h, "c": c, "o_prev": o_prev, "keys": keys, SOURCE_ROWS: state[SOURCE_ROWS]},
             )
-        return torch.stack(combined_outputs, dim=1), {"attn": [torch.stack(alphas, dim=1)]}
+        attn = torch.stack(alphas, dim=1) if self.need_attn else None
+        return torch.stack(combined_outputs, dim=1), {"attn": [attn]}
 
     def _initial_state(self, encoder_out):
         h0 = encoder_out["dec_init_h"]
@@ -92,3 +97,6 @@ class CS224nDecoder(FairseqIncrementalDecoder):
 
     def max_positions(self):
         return self.max_target_positions
+
+    def make_generation_fast_(self, need_attn=False, **kwargs):
+        self.need_attn = need_attn

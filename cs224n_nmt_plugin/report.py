@@ -181,7 +181,8 @@ def load_model(checkpoint, data_bin):
         raise TranslationIOError(checkpoint, "missing or not a file")
     try:
         return CS224nNMTModel.from_pretrained(
-            str(checkpoint.parent), checkpoint_file=checkpoint.name, data_name_or_path=str(Path(data_bin).resolve())
+            str(checkpoint.parent), checkpoint_file=checkpoint.name, data_name_or_path=str(Path(data_bin).resolve()),
+            print_alignment="hard",  # keeps the decoder's attention in the hypotheses
         )
     except Exception as error:  # torch/fairseq raise many kinds; report the first line
         first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
