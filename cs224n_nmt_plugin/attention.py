@@ -1,45 +1,53 @@
-"""Attention over the encoder states: the handout's multiplicative attention, eqs (7)-(9),
+"""Attention scores over the encoder states: the handout's multiplicative attention, eq (7),
 and the dot-product and additive variants of its attention question (``--attention``).
 
-Every variant has the same interface, used by the decoder:
+Every variant has the same interface, used by the decoder and its recurrence
+(decoder_recurrence.py), which applies the softmax (8) and the weighted sum (9) common to all:
 
-    keys = attention.project_keys(enc_hiddens)    # once per sentence (kept in the incremental state)
-    a_t, alpha_t = attention(h_t^dec, keys, enc_hiddens, enc_padding_mask)
+    keys = attention.project_keys(enc_hiddens)              # once per sentence (kept in the incremental state)
+    e_t, saved = attention.step_scores(h_t, keys, *attention.score_weights())
+    d_h = attention.step_scores_backward(d_e, h_t, keys, saved, d_keys, d_weights, *weights)
 
-Only the score e_{t,i} differs; the softmax (8) and the context vector a_t (9), a weighted
-sum of the full encoder states h_i^enc in R^2h, are the same for all.
+Only the score e_{t,i} differs. ``score_weights`` are the parameters the score uses inside
+the recurrence (those applied once per sentence belong to ``project_keys``, under autograd);
+``step_scores_backward`` adds one step's gradients into ``d_keys`` and ``d_weights`` and
+returns the gradient for h_t.
 """
 import torch
 import torch.nn as nn
 
 
-def dot_scores(keys, dec_hidden):
-    """(B, S, h) keys and (B, h) decoder states -> (B, S) scores key_i^T h_t^dec."""
-    return torch.bmm(keys, dec_hidden.unsqueeze(2)).squeeze(2)
-
-
 class Attention(nn.Module):
-    """Eqs (8)-(9) on top of a subclass's scores e_{t,i}; padded positions get -inf."""
-
     name = None  # the --attention choice
 
     def project_keys(self, enc_hiddens):
         """(B, S, 2h) -> the per-sentence part of the score, for every source position."""
         raise NotImplementedError
 
-    def scores(self, dec_hidden, keys):
-        """(B, h), keys -> e_t (B, S)."""
+    def score_weights(self):
+        return ()
+
+    def step_scores(self, dec_hidden, keys, *weights):
+        """(B, h), keys -> e_t (B, S) and what the backward step needs."""
         raise NotImplementedError
 
-    def forward(self, dec_hidden, keys, enc_hiddens, enc_padding_mask):
-        """dec_hidden (B, h), keys, enc_hiddens (B, S, 2h), mask (B, S) -> a_t (B, 2h), alpha_t (B, S)."""
-        scores = self.scores(dec_hidden, keys).masked_fill(enc_padding_mask, float("-inf"))
-        alpha = torch.softmax(scores, dim=1)  # eq (8)
-        context = torch.bmm(alpha.unsqueeze(1), enc_hiddens).squeeze(1)  # eq (9)
-        return context, alpha
+    def step_scores_backward(self, d_scores, dec_hidden, keys, saved, d_keys, d_weights, *weights):
+        raise NotImplementedError
 
 
-class MultiplicativeAttention(Attention):
+class DotScoreAttention(Attention):
+    """e_{t,i} = key_i^T h_t^dec, for keys computed once per sentence."""
+
+    def step_scores(self, dec_hidden, keys):
+        # A product and a sum: on CPU about twice as fast as bmm for this matrix-vector shape.
+        return (keys * dec_hidden.unsqueeze(1)).sum(dim=2), None
+
+    def step_scores_backward(self, d_scores, dec_hidden, keys, saved, d_keys, d_weights):
+        d_keys.baddbmm_(d_scores.unsqueeze(2), dec_hidden.unsqueeze(1))
+        return torch.bmm(d_scores.unsqueeze(1), keys).squeeze(1)
+
+
+class MultiplicativeAttention(DotScoreAttention):
     """e_{t,i} = (h_t^dec)^T W_attProj h_i^enc, eq (7): the handout's model (the default).
 
     ``project_keys`` computes W_attProj h_i^enc once per sentence.
@@ -52,13 +60,10 @@ class MultiplicativeAttention(Attention):
         self.att_projection = nn.Linear(enc_hidden_size, dec_hidden_size, bias=False)
 
     def project_keys(self, enc_hiddens):
-        return self.att_projection(enc_hiddens)
-
-    def scores(self, dec_hidden, keys):
-        return dot_scores(keys, dec_hidden)  # eq (7)
+        return self.att_projection(enc_hiddens)  # W_attProj h_i^enc of eq (7)
 
 
-class DotAttention(Attention):
+class DotAttention(DotScoreAttention):
     """Dot-product attention, e_{t,i} = s_t^T h_i, with s_t = h_t^dec in R^h and h_i = h_i^enc in R^2h.
 
     The handout's dot product assumes equal sizes; here the encoder state is twice the
@@ -90,9 +95,6 @@ class DotAttention(Attention):
         # h_i^enc = [h_i^fwd ; h_i^bwd] (eq 1): split the last dimension into the two directions.
         return enc_hiddens.unflatten(-1, (2, -1)).mean(dim=-2)
 
-    def scores(self, dec_hidden, keys):
-        return dot_scores(keys, dec_hidden)
-
 
 class AdditiveAttention(Attention):
     """Additive attention, e_{t,i} = v^T tanh(W_1 h_i^enc + W_2 h_t^dec), W_1 in R^{h x 2h},
@@ -115,9 +117,21 @@ class AdditiveAttention(Attention):
     def project_keys(self, enc_hiddens):
         return self.key_projection(enc_hiddens)
 
-    def scores(self, dec_hidden, keys):
-        hidden = torch.tanh(keys + self.query_projection(dec_hidden).unsqueeze(1))
-        return self.score_vector(hidden).squeeze(2)
+    def score_weights(self):
+        return self.query_projection.weight, self.score_vector.weight
+
+    def step_scores(self, dec_hidden, keys, query_weight, score_vector):
+        hidden = torch.tanh(keys + (dec_hidden @ query_weight.t()).unsqueeze(1))  # (B, S, h)
+        return (hidden @ score_vector.t()).squeeze(2), hidden
+
+    def step_scores_backward(self, d_scores, dec_hidden, keys, hidden, d_keys, d_weights, query_weight, score_vector):
+        d_query_weight, d_score_vector = d_weights
+        d_score_vector += (d_scores.unsqueeze(2) * hidden).sum(dim=(0, 1))
+        d_inner = d_scores.unsqueeze(2) * score_vector * (1 - hidden * hidden)  # through v^T tanh(.)
+        d_keys += d_inner
+        d_query = d_inner.sum(dim=1)
+        d_query_weight.addmm_(d_query.t(), dec_hidden)
+        return d_query @ query_weight
 
 
 ATTENTIONS = {cls.name: cls for cls in (MultiplicativeAttention, DotAttention, AdditiveAttention)}

@@ -1,16 +1,19 @@
 """The a4 decoder: an input-feeding LSTM cell with attention, eqs (5)-(13)."""
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from fairseq.models import FairseqIncrementalDecoder
 
 from cs224n_nmt_plugin.attention import build_attention
 from cs224n_nmt_plugin.batch_rows import SOURCE_ROWS, reorder_rows
+from cs224n_nmt_plugin.decoder_recurrence import decoder_recurrence
 
 
 class CS224nDecoder(FairseqIncrementalDecoder):
     """Teacher-forced over a whole target prefix in training, one step at a time in
-    generation. The incremental state holds h_t^dec, c_t^dec, o_t and the projected
-    attention keys, so every step continues exactly where the last one stopped.
+    generation. The steps run in decoder_recurrence.py (with a hand-written backward pass).
+    The incremental state holds h_t^dec, c_t^dec, o_t and the per-sentence attention keys and
+    values, so every step continues exactly where the last one stopped.
 
     The extra output is ``{"attn": [alpha]}`` with alpha of shape (B, T, S), indexed
     like the encoder's ``src_tokens`` (used by --print-alignment and attention plots).
@@ -31,6 +34,8 @@ class CS224nDecoder(FairseqIncrementalDecoder):
         self.a4_framing = a4_framing
         self.need_attn = True
         self.embed_tokens = nn.Embedding(len(dictionary), embed_size, padding_idx=dictionary.pad())
+        # Holds eq (6)'s weights in torch's LSTMCell layout (the starter's names); the steps
+        # themselves run in decoder_recurrence.py.
         self.cell = nn.LSTMCell(embed_size + hidden_size, hidden_size)
         self.attention = build_attention(attention, 2 * hidden_size, hidden_size)
         self.combined_output_projection = nn.Linear(3 * hidden_size, hidden_size, bias=False)
@@ -53,34 +58,34 @@ class CS224nDecoder(FairseqIncrementalDecoder):
         if self.a4_framing:
             eos = prev_output_tokens.eq(self.dictionary.eos())
             prev_output_tokens = prev_output_tokens.masked_fill(eos, self.dictionary.bos())
-        h, c, o_prev, keys = state["h"], state["c"], state["o_prev"], state["keys"]
-        enc_hiddens, enc_padding_mask = encoder_out["enc_hiddens"], encoder_out["enc_padding_mask"]
 
-        combined_outputs, alphas = [], []
-        for y_t in self.embed_tokens(prev_output_tokens).unbind(dim=1):
-            ybar_t = torch.cat([y_t, o_prev], dim=1)  # eq (5)
-            h, c = self.cell(ybar_t, (h, c))  # eq (6)
-            a_t, alpha_t = self.attention(h, keys, enc_hiddens, enc_padding_mask)  # eqs (7)-(9)
-            u_t = torch.cat([a_t, h], dim=1)  # eq (10)
-            o_prev = self.dropout(torch.tanh(self.combined_output_projection(u_t)))  # eqs (11)-(12)
-            combined_outputs.append(o_prev)
-            alphas.append(alpha_t)
-
+        # The LSTM cell's weights, split as decoder_recurrence.py uses them: W_ih = [W_y W_o].
+        w_y, w_o = self.cell.weight_ih.split([self.embed_tokens.embedding_dim, self.hidden_size], dim=1)
+        y = self.embed_tokens(prev_output_tokens).transpose(0, 1)  # (T, B, e)
+        input_gates = F.linear(y, w_y, self.cell.bias_ih + self.cell.bias_hh)  # W_y y_t + b, eq (6), all steps
+        dropout_mask = self.dropout(y.new_ones(y.size(0), y.size(1), self.hidden_size)) if self.training else None
+        outputs, alphas, h, c = decoder_recurrence(
+            self.attention, input_gates, state["h"], state["c"], state["o_prev"],
+            torch.cat([w_o, self.cell.weight_hh], dim=1), state["keys"], state["values"],
+            encoder_out["enc_padding_mask"], self._output_weights()[1], dropout_mask,
+        )
         if incremental_state is not None:
-            self.set_incremental_state(
-                incremental_state, "state",
-                {"h": h, "c": c, "o_prev": o_prev, "keys": keys, SOURCE_ROWS: state[SOURCE_ROWS]},
-            )
-        attn = torch.stack(alphas, dim=1) if self.need_attn else None
-        return torch.stack(combined_outputs, dim=1), {"attn": [attn]}
+            self.set_incremental_state(incremental_state, "state", {**state, "h": h, "c": c, "o_prev": outputs[-1]})
+        attn = alphas.transpose(0, 1) if self.need_attn else None
+        return outputs.transpose(0, 1), {"attn": [attn]}
+
+    def _output_weights(self):
+        """W_u = [W_ua W_uh] of eq (11): the parts applied to a_t (2h) and to h_t (h)."""
+        return self.combined_output_projection.weight.split([2 * self.hidden_size, self.hidden_size], dim=1)
 
     def _initial_state(self, encoder_out):
-        h0 = encoder_out["dec_init_h"]
+        h0, enc_hiddens = encoder_out["dec_init_h"], encoder_out["enc_hiddens"]
         return {
             "h": h0,
             "c": encoder_out["dec_init_c"],
             "o_prev": h0.new_zeros(h0.size(0), self.hidden_size),  # o_0 = 0
-            "keys": self.attention.project_keys(encoder_out["enc_hiddens"]),
+            "keys": self.attention.project_keys(enc_hiddens),  # per sentence, eq (7)
+            "values": F.linear(enc_hiddens, self._output_weights()[0]),  # W_ua h_i^enc, per sentence, eqs (9)-(11)
             SOURCE_ROWS: encoder_out[SOURCE_ROWS],
         }
 
@@ -92,7 +97,7 @@ class CS224nDecoder(FairseqIncrementalDecoder):
         state = self.get_incremental_state(incremental_state, "state")
         if state is None:
             return
-        reordered = reorder_rows(state, new_order, per_sentence={"keys"})
+        reordered = reorder_rows(state, new_order, per_sentence={"keys", "values"})
         self.set_incremental_state(incremental_state, "state", reordered)
 
     def max_positions(self):

@@ -1,0 +1,121 @@
+"""The decoder's recurrence, eqs (5)-(12), over a whole target prefix, with its backward
+pass written out by hand (backpropagation through time).
+
+Why by hand: under autograd every time step multiplies its own B rows into each weight's
+gradient and adds that into the running sum, one small product per weight per step. Here
+the backward pass keeps the gradients of every step's gates and of v_t, and forms each
+weight's gradient at the end as one product over all T*B rows; the steps themselves run
+without autograd's per-operation bookkeeping.
+
+The handout's products are regrouped (the same values up to rounding):
+
+* eqs (5)-(6): W_ih ybar_t = W_y y_t + W_o o_{t-1}. The caller computes W_y y_t + b for all
+  steps at once (``input_gates``); inside the loop W_o o_{t-1} + W_hh h_{t-1} is one product
+  of [o_{t-1}; h_{t-1}] with ``recurrent_weight`` = [W_o  W_hh].
+* eqs (9)-(11): W_u [a_t; h_t] = W_ua a_t + W_uh h_t, and W_ua a_t = sum_i alpha_{t,i} W_ua h_i^enc.
+  The caller computes the ``values`` W_ua h_i^enc once per sentence, like the attention keys,
+  so a step never forms a_t itself; ``output_weight`` is W_uh.
+
+The attention score e_{t,i} (eq 7) comes from the attention object (attention.py), which
+also supplies its backward step.
+"""
+import torch
+
+
+def decoder_recurrence(attention, input_gates, h0, c0, o0, recurrent_weight, keys, values, padding_mask,
+                       output_weight, dropout_mask=None):
+    """Run eqs (5)-(12) for T steps.
+
+    input_gates (T, B, 4h)  W_y y_t + b_ih + b_hh for every step
+    h0, c0, o0  (B, h)      the state before the first step (o_0 = 0 at the start of a sentence)
+    recurrent_weight (4h, 2h), keys and values (B, S, h), padding_mask (B, S), output_weight (h, h)
+    dropout_mask (T, B, h)  0 or 1/(1-p) per unit of o_t (eq 12), or None (no dropout)
+
+    Returns o_1..o_T (T, B, h), the attention alpha (T, B, S) and the last h_T, c_T.
+    """
+    return _Recurrence.apply(attention, input_gates, h0, c0, o0, recurrent_weight, keys, values, padding_mask,
+                             output_weight, dropout_mask, *attention.score_weights())
+
+
+class _Recurrence(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, attention, input_gates, h0, c0, o0, recurrent_weight, keys, values, padding_mask,
+                output_weight, dropout_mask, *score_weights):
+        steps, batch, hidden = input_gates.size(0), input_gates.size(1), h0.size(1)
+        new = input_gates.new_empty
+        previous = new(steps, batch, 2 * hidden)  # [o_{t-1}; h_{t-1}] at each step
+        gates = new(steps, batch, 4 * hidden)  # i, f, g, o after their nonlinearities
+        cells = new(steps + 1, batch, hidden)  # c_0 .. c_T
+        tanh_cells, hiddens, tanh_v, outputs = (new(steps, batch, hidden) for _ in range(4))
+        alphas = new(steps, batch, keys.size(1))
+        score_saved = []
+        cells[0] = c0
+        h, o = h0, o0
+        for t in range(steps):
+            previous[t, :, :hidden] = o
+            previous[t, :, hidden:] = h
+            pre_activation = torch.addmm(input_gates[t], previous[t], recurrent_weight.t())  # eq (6)
+            gate = gates[t]
+            torch.sigmoid(pre_activation, out=gate)
+            torch.tanh(pre_activation[:, 2 * hidden:3 * hidden], out=gate[:, 2 * hidden:3 * hidden])
+            i, f, g, out_gate = gate.chunk(4, dim=1)
+            torch.addcmul(f * cells[t], i, g, out=cells[t + 1])
+            torch.tanh(cells[t + 1], out=tanh_cells[t])
+            h = torch.mul(out_gate, tanh_cells[t], out=hiddens[t])
+            scores, saved = attention.step_scores(h, keys, *score_weights)  # eq (7)
+            score_saved.append(saved)
+            alpha = torch.softmax(scores.masked_fill(padding_mask, float("-inf")), dim=1)  # eq (8)
+            alphas[t] = alpha
+            v = torch.addmm(torch.bmm(alpha.unsqueeze(1), values).squeeze(1), h, output_weight.t())  # eqs (9)-(11)
+            torch.tanh(v, out=tanh_v[t])  # eq (11)
+            o = tanh_v[t] if dropout_mask is None else tanh_v[t] * dropout_mask[t]  # eq (12)
+            outputs[t] = o
+        ctx.attention = attention
+        ctx.has_dropout = dropout_mask is not None
+        ctx.save_for_backward(recurrent_weight, keys, values, output_weight,
+                              dropout_mask if dropout_mask is not None else input_gates.new_empty(0),
+                              previous, gates, cells, tanh_cells, hiddens, tanh_v, alphas, *score_weights)
+        ctx.score_saved = score_saved
+        ctx.mark_non_differentiable(alphas)
+        return outputs, alphas, h.clone(), cells[steps].clone()
+
+    @staticmethod
+    def backward(ctx, d_outputs, _d_alphas, d_last_h, d_last_c):
+        (recurrent_weight, keys, values, output_weight, dropout_mask, previous, gates, cells, tanh_cells,
+         hiddens, tanh_v, alphas, *score_weights) = ctx.saved_tensors
+        steps, batch, hidden = hiddens.shape
+        d_gates = torch.empty_like(gates)  # gradients of the pre-activations of eq (6)
+        d_v = torch.empty_like(tanh_v)
+        d_keys = torch.zeros_like(keys)
+        d_score_weights = [torch.zeros_like(w) for w in score_weights]
+        d_h = d_last_h.clone() if d_last_h is not None else hiddens.new_zeros(batch, hidden)
+        d_c = d_last_c.clone() if d_last_c is not None else hiddens.new_zeros(batch, hidden)
+        d_o = hiddens.new_zeros(batch, hidden)  # what o_t receives from step t+1 (input feeding)
+        if d_outputs is None:
+            d_outputs = torch.zeros_like(hiddens)
+        for t in reversed(range(steps)):
+            d_o = d_o + d_outputs[t]
+            if ctx.has_dropout:
+                d_o = d_o * dropout_mask[t]  # eq (12)
+            d_v_t = torch.mul(d_o, 1 - tanh_v[t] * tanh_v[t], out=d_v[t])  # eq (11)
+            d_h = torch.addmm(d_h, d_v_t, output_weight)  # eq (10): the W_uh h_t part
+            alpha = alphas[t]
+            d_alpha = (values * d_v_t.unsqueeze(1)).sum(dim=2)  # eq (9) through the values
+            d_scores = alpha * (d_alpha - (alpha * d_alpha).sum(dim=1, keepdim=True))  # softmax, eq (8)
+            d_h = d_h + ctx.attention.step_scores_backward(  # eq (7)
+                d_scores, hiddens[t], keys, ctx.score_saved[t], d_keys, d_score_weights, *score_weights)
+            # eq (6): h_t = o * tanh(c_t), c_t = f * c_{t-1} + i * g
+            i, f, g, out_gate = gates[t].chunk(4, dim=1)
+            d_c = d_c + d_h * out_gate * (1 - tanh_cells[t] * tanh_cells[t])
+            d_act = torch.cat([d_c * g, d_c * cells[t], d_c * i, d_h * tanh_cells[t]], dim=1)
+            d_pre = torch.mul(d_act, gates[t] * (1 - gates[t]), out=d_gates[t])  # sigmoid' for i, f, o
+            d_pre[:, 2 * hidden:3 * hidden] = d_act[:, 2 * hidden:3 * hidden] * (1 - g * g)  # tanh' for g
+            d_c = d_c * f
+            d_previous = d_pre @ recurrent_weight
+            d_o, d_h = d_previous[:, :hidden], d_previous[:, hidden:]
+        flat = steps * batch
+        d_recurrent_weight = d_gates.view(flat, -1).t() @ previous.view(flat, -1)
+        d_output_weight = d_v.view(flat, -1).t() @ hiddens.view(flat, -1)
+        d_values = torch.bmm(alphas.permute(1, 2, 0), d_v.transpose(0, 1))  # sum_t alpha_t^T dv_t per sentence
+        return (None, d_gates, d_h, d_c, d_o, d_recurrent_weight, d_keys, d_values, None, d_output_weight, None,
+                *d_score_weights)

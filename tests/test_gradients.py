@@ -1,0 +1,68 @@
+"""The decoder's hand-written backward pass (decoder_recurrence.py) against finite differences:
+first the recurrence alone, then the whole model's loss through every parameter it splits,
+regroups or projects once per sentence."""
+import pytest
+import torch
+from torch.func import functional_call
+
+from conftest import build_model, collate, make_dictionary, random_sentences
+from cs224n_nmt_plugin.attention import ATTENTIONS, build_attention
+from cs224n_nmt_plugin.decoder_recurrence import decoder_recurrence
+
+STEPS, BATCH, SOURCE, HIDDEN = 4, 3, 5, 4
+
+
+def random_tensor(generator, *shape):
+    return torch.randn(*shape, generator=generator, dtype=torch.float64).requires_grad_()
+
+
+@pytest.mark.parametrize("attention_name", ATTENTIONS)
+@pytest.mark.parametrize("dropout", [False, True], ids=["no-dropout", "dropout"])
+def test_recurrence_gradients_match_finite_differences(attention_name, dropout):
+    generator = torch.Generator().manual_seed(0)
+    attention = build_attention(attention_name, 2 * HIDDEN, HIDDEN).double()
+    padding_mask = torch.zeros(BATCH, SOURCE, dtype=torch.bool)
+    padding_mask[0, 3:] = True  # right padding
+    padding_mask[2, :2] = True  # left padding
+    dropout_mask = None
+    if dropout:
+        dropout_mask = (torch.rand(STEPS, BATCH, HIDDEN, generator=generator) > 0.3).double() / 0.7
+    inputs = (
+        random_tensor(generator, STEPS, BATCH, 4 * HIDDEN),  # input gates
+        *(random_tensor(generator, BATCH, HIDDEN) for _ in range(3)),  # h0, c0, o0
+        random_tensor(generator, 4 * HIDDEN, 2 * HIDDEN),  # recurrent weight
+        random_tensor(generator, BATCH, SOURCE, HIDDEN),  # keys
+        random_tensor(generator, BATCH, SOURCE, HIDDEN),  # values
+        random_tensor(generator, HIDDEN, HIDDEN),  # output weight
+    )
+    score_weights = tuple(w.detach().clone().requires_grad_() for w in attention.score_weights())
+
+    def run(input_gates, h0, c0, o0, recurrent_weight, keys, values, output_weight, *weights):
+        # score_weights() hands the recurrence this call's (perturbed) copies
+        attention.score_weights = lambda: weights
+        outputs, _, h, c = decoder_recurrence(attention, input_gates, h0, c0, o0, recurrent_weight, keys, values,
+                                              padding_mask, output_weight, dropout_mask)
+        return outputs, h, c
+
+    assert torch.autograd.gradcheck(run, inputs + score_weights)
+
+
+@pytest.mark.parametrize("attention_name", ATTENTIONS)
+def test_model_gradients_match_finite_differences(attention_name):
+    """Every parameter's gradient of the summed log-likelihood, through the whole model."""
+    generator = torch.Generator().manual_seed(1)
+    src_dict, tgt_dict = make_dictionary(7), make_dictionary(8)
+    model = build_model(src_dict, tgt_dict, embed_size=3, hidden_size=HIDDEN, attention=attention_name).double()
+    batch = collate(src_dict, tgt_dict, random_sentences(generator, src_dict, [3, 1, 4]),
+                    random_sentences(generator, tgt_dict, [2, 4, 1]))
+    target = batch["target"]
+    names = [name for name, _ in model.named_parameters()]
+    parameters = tuple(p.detach().clone().requires_grad_() for p in model.parameters())
+
+    def loss(*values):
+        logits, _ = functional_call(model, dict(zip(names, values)), args=(), kwargs=batch["net_input"])
+        log_probs = torch.log_softmax(logits, dim=-1)
+        return torch.nn.functional.nll_loss(log_probs.view(-1, log_probs.size(-1)), target.view(-1),
+                                            ignore_index=tgt_dict.pad(), reduction="sum")
+
+    assert torch.autograd.gradcheck(loss, parameters)
