@@ -43,79 +43,87 @@ class _Recurrence(torch.autograd.Function):
                 output_weight, dropout_mask, *score_weights):
         steps, batch, hidden = input_gates.size(0), input_gates.size(1), h0.size(1)
         new = input_gates.new_empty
-        previous = new(steps, batch, 2 * hidden)  # [o_{t-1}; h_{t-1}] at each step
+        states = new(steps + 1, batch, 2 * hidden)  # [o_t; h_t] for t = 0..T: step t+1 reads row t
+        states[0, :, :hidden] = o0
+        states[0, :, hidden:] = h0
         gates = new(steps, batch, 4 * hidden)  # i, f, g, o after their nonlinearities
         cells = new(steps + 1, batch, hidden)  # c_0 .. c_T
-        tanh_cells, hiddens, tanh_v, outputs = (new(steps, batch, hidden) for _ in range(4))
+        cells[0] = c0
+        tanh_cells, tanh_v = new(steps, batch, hidden), new(steps, batch, hidden)
         alphas = new(steps, batch, keys.size(1))
         score_saved = []
-        cells[0] = c0
-        h, o = h0, o0
         for t in range(steps):
-            previous[t, :, :hidden] = o
-            previous[t, :, hidden:] = h
-            pre_activation = torch.addmm(input_gates[t], previous[t], recurrent_weight.t())  # eq (6)
+            o, h = states[t + 1, :, :hidden], states[t + 1, :, hidden:]  # this step's outputs, written in place
+            pre_activation = torch.addmm(input_gates[t], states[t], recurrent_weight.t())  # eq (6)
             gate = gates[t]
             torch.sigmoid(pre_activation, out=gate)
             torch.tanh(pre_activation[:, 2 * hidden:3 * hidden], out=gate[:, 2 * hidden:3 * hidden])
             i, f, g, out_gate = gate.chunk(4, dim=1)
             torch.addcmul(f * cells[t], i, g, out=cells[t + 1])
             torch.tanh(cells[t + 1], out=tanh_cells[t])
-            h = torch.mul(out_gate, tanh_cells[t], out=hiddens[t])
+            torch.mul(out_gate, tanh_cells[t], out=h)
             scores, saved = attention.step_scores(h, keys, *score_weights)  # eq (7)
             score_saved.append(saved)
-            alpha = torch.softmax(scores.masked_fill(padding_mask, float("-inf")), dim=1)  # eq (8)
+            alpha = torch.softmax(scores.masked_fill_(padding_mask, float("-inf")), dim=1)  # eq (8)
             alphas[t] = alpha
             v = torch.addmm(torch.bmm(alpha.unsqueeze(1), values).squeeze(1), h, output_weight.t())  # eqs (9)-(11)
             torch.tanh(v, out=tanh_v[t])  # eq (11)
-            o = tanh_v[t] if dropout_mask is None else tanh_v[t] * dropout_mask[t]  # eq (12)
-            outputs[t] = o
+            if dropout_mask is None:
+                o.copy_(tanh_v[t])
+            else:
+                torch.mul(tanh_v[t], dropout_mask[t], out=o)  # eq (12)
         ctx.attention = attention
-        ctx.has_dropout = dropout_mask is not None
-        ctx.save_for_backward(recurrent_weight, keys, values, output_weight,
-                              dropout_mask if dropout_mask is not None else input_gates.new_empty(0),
-                              previous, gates, cells, tanh_cells, hiddens, tanh_v, alphas, *score_weights)
         ctx.score_saved = score_saved
+        ctx.save_for_backward(recurrent_weight, keys, values, output_weight, dropout_mask, states, gates, cells,
+                              tanh_cells, tanh_v, alphas, *score_weights)
         ctx.mark_non_differentiable(alphas)
-        return outputs, alphas, h.clone(), cells[steps].clone()
+        return states[1:, :, :hidden].contiguous(), alphas, states[steps, :, hidden:].clone(), cells[steps].clone()
 
     @staticmethod
     def backward(ctx, d_outputs, _d_alphas, d_last_h, d_last_c):
-        (recurrent_weight, keys, values, output_weight, dropout_mask, previous, gates, cells, tanh_cells,
-         hiddens, tanh_v, alphas, *score_weights) = ctx.saved_tensors
-        steps, batch, hidden = hiddens.shape
-        d_gates = torch.empty_like(gates)  # gradients of the pre-activations of eq (6)
+        (recurrent_weight, keys, values, output_weight, dropout_mask, states, gates, cells, tanh_cells, tanh_v,
+         alphas, *score_weights) = ctx.saved_tensors
+        steps, batch, hidden = tanh_v.shape
+        hiddens = states[1:, :, hidden:]
+
+        # The local derivatives, for all steps at once; the loop then only multiplies them in.
+        i, f, g, out_gate = gates.chunk(4, dim=2)
+        v_factor = 1 - tanh_v * tanh_v  # tanh' of eq (11)
+        if dropout_mask is not None:
+            v_factor *= dropout_mask  # eq (12)
+        h_to_c = out_gate * (1 - tanh_cells * tanh_cells)  # dh_t/dc_t through h_t = o * tanh(c_t), eq (6)
+        # dc_t/d(pre-activation) of i, f and g (c_t = f * c_{t-1} + i * g), and dh_t/d(pre-activation of o)
+        c_to_ifg = torch.stack([g * i * (1 - i), cells[:-1] * f * (1 - f), i * (1 - g * g)], dim=2)
+        h_to_o = tanh_cells * out_gate * (1 - out_gate)
+
+        d_gates = gates.new_empty(steps, batch, 4 * hidden)  # gradients of eq (6)'s pre-activations
+        d_ifg = d_gates[:, :, :3 * hidden].view(steps, batch, 3, hidden)
         d_v = torch.empty_like(tanh_v)
         d_keys = torch.zeros_like(keys)
         d_score_weights = [torch.zeros_like(w) for w in score_weights]
-        d_h = d_last_h.clone() if d_last_h is not None else hiddens.new_zeros(batch, hidden)
-        d_c = d_last_c.clone() if d_last_c is not None else hiddens.new_zeros(batch, hidden)
-        d_o = hiddens.new_zeros(batch, hidden)  # what o_t receives from step t+1 (input feeding)
+        d_h = d_last_h.clone() if d_last_h is not None else tanh_v.new_zeros(batch, hidden)
+        d_c = d_last_c.clone() if d_last_c is not None else tanh_v.new_zeros(batch, hidden)
+        d_o = tanh_v.new_zeros(batch, hidden)  # what o_t receives from step t+1 (input feeding)
         if d_outputs is None:
-            d_outputs = torch.zeros_like(hiddens)
+            d_outputs = torch.zeros_like(tanh_v)
         for t in reversed(range(steps)):
-            d_o = d_o + d_outputs[t]
-            if ctx.has_dropout:
-                d_o = d_o * dropout_mask[t]  # eq (12)
-            d_v_t = torch.mul(d_o, 1 - tanh_v[t] * tanh_v[t], out=d_v[t])  # eq (11)
+            d_v_t = torch.mul(d_o + d_outputs[t], v_factor[t], out=d_v[t])  # eqs (11)-(12)
             d_h = torch.addmm(d_h, d_v_t, output_weight)  # eq (10): the W_uh h_t part
             alpha = alphas[t]
-            d_alpha = (values * d_v_t.unsqueeze(1)).sum(dim=2)  # eq (9) through the values
-            d_scores = alpha * (d_alpha - (alpha * d_alpha).sum(dim=1, keepdim=True))  # softmax, eq (8)
-            d_h = d_h + ctx.attention.step_scores_backward(  # eq (7)
+            weighted = alpha * (values * d_v_t.unsqueeze(1)).sum(dim=2)  # alpha * dL/dalpha, eq (9)
+            d_scores = torch.addcmul(weighted, alpha, weighted.sum(dim=1, keepdim=True), value=-1)  # softmax, eq (8)
+            d_h += ctx.attention.step_scores_backward(  # eq (7)
                 d_scores, hiddens[t], keys, ctx.score_saved[t], d_keys, d_score_weights, *score_weights)
-            # eq (6): h_t = o * tanh(c_t), c_t = f * c_{t-1} + i * g
-            i, f, g, out_gate = gates[t].chunk(4, dim=1)
-            d_c = d_c + d_h * out_gate * (1 - tanh_cells[t] * tanh_cells[t])
-            d_act = torch.cat([d_c * g, d_c * cells[t], d_c * i, d_h * tanh_cells[t]], dim=1)
-            d_pre = torch.mul(d_act, gates[t] * (1 - gates[t]), out=d_gates[t])  # sigmoid' for i, f, o
-            d_pre[:, 2 * hidden:3 * hidden] = d_act[:, 2 * hidden:3 * hidden] * (1 - g * g)  # tanh' for g
-            d_c = d_c * f
-            d_previous = d_pre @ recurrent_weight
+            d_c = torch.addcmul(d_c, d_h, h_to_c[t])  # eq (6)
+            torch.mul(d_c.unsqueeze(1), c_to_ifg[t], out=d_ifg[t])
+            torch.mul(d_h, h_to_o[t], out=d_gates[t, :, 3 * hidden:])
+            d_c = d_c * f[t]
+            d_previous = d_gates[t] @ recurrent_weight
             d_o, d_h = d_previous[:, :hidden], d_previous[:, hidden:]
+
         flat = steps * batch
-        d_recurrent_weight = d_gates.view(flat, -1).t() @ previous.view(flat, -1)
-        d_output_weight = d_v.view(flat, -1).t() @ hiddens.view(flat, -1)
+        d_recurrent_weight = d_gates.view(flat, -1).t() @ states[:-1].reshape(flat, -1)
+        d_output_weight = d_v.view(flat, -1).t() @ hiddens.reshape(flat, -1)
         d_values = torch.bmm(alphas.permute(1, 2, 0), d_v.transpose(0, 1))  # sum_t alpha_t^T dv_t per sentence
         return (None, d_gates, d_h, d_c, d_o, d_recurrent_weight, d_keys, d_values, None, d_output_weight, None,
                 *d_score_weights)

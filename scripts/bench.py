@@ -5,13 +5,18 @@
 For each target-vocabulary size (Tatoeba-sized and a4-sized), both models are built at the
 homework sizes and run alternately on identical batches of 32 random sentence pairs:
 the median train step (forward + backward + clip + Adam) in target tokens/s, generation in
-sentences/s at beam 5 and greedy (fixed output length, so both do the same number of steps),
-and peak memory (RSS of a child process that only trains that model). It also prints the
+sentences/s at beam 5 and greedy (fixed output length, so both do the same number of steps;
+each model prepared as fairseq-generate prepares it), and peak memory (RSS of a child process that only trains that model). It also prints the
 floating-point work per target token (counted by torch's FlopCounterMode) and the GFLOP/s this
 reaches against the machine's measured matmul rate.
+
+It runs with the pipeline's malloc settings (cs224n_nmt_plugin/allocator_settings.py) for
+both models, or with glibc's defaults given --glibc-malloc-defaults.
 """
 import argparse
+import copy
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -23,7 +28,7 @@ from fairseq.data import Dictionary, LanguagePairDataset
 from fairseq.sequence_generator import SequenceGenerator
 from torch.utils.flop_counter import FlopCounterMode
 
-from cs224n_nmt_plugin import CS224nNMTModel
+from cs224n_nmt_plugin import CS224nNMTModel, allocator_settings
 from cs224n_nmt_plugin.fairseq_lstm_match import build_fairseq_lstm
 
 VOCABULARIES = {"tatoeba-sized": (22_484, 15_098), "a4-sized": (50_004, 50_002)}  # (source, target) words
@@ -81,6 +86,14 @@ def timed(function, *args):
     return time.perf_counter() - start
 
 
+def prepared_for_generation(model):
+    """A frozen copy prepared as fairseq-generate prepares models (prepare_for_inference_ without
+    --print-alignment)."""
+    inference_model = copy.deepcopy(model)
+    inference_model.make_generation_fast_(beamable_mm_beam_size=5, need_attn=False)
+    return inference_model
+
+
 def generate(model, task, batch, beam):
     generator = SequenceGenerator([model], task.target_dictionary, beam_size=beam,
                                   max_len_a=0, max_len_b=OUTPUT_STEPS, min_len=OUTPUT_STEPS)
@@ -131,9 +144,9 @@ def bench_vocabulary(vocabulary, steps, matmul_rate):
         for name, model in models.items():
             model.train()
             train_times[name].append(timed(train_step, model, optimizers[name], batch) / batch["ntokens"])
+    inference_models = {name: prepared_for_generation(model) for name, model in models.items()}
     for batch in batches[: max(3, steps // 4)]:
-        for name, model in models.items():
-            model.eval()
+        for name, model in inference_models.items():
             for beam in (5, 1):
                 gen_times[name, beam].append(timed(generate, model, task, batch, beam) / BATCH)
     results = {}
@@ -170,14 +183,20 @@ def main():
                         help="vocabulary sizes to run (default: all)")
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--peak-memory-of", choices=("cs224n_lstm", "fairseq_lstm"), help=argparse.SUPPRESS)
+    parser.add_argument("--glibc-malloc-defaults", action="store_true",
+                        help="measure with glibc's default malloc settings, not the pipeline's (allocator_settings.py)")
     args = parser.parse_args()
+    keep_freed_blocks = not args.glibc_malloc_defaults
+    if allocator_settings.in_effect() != keep_freed_blocks:  # glibc reads them at start: run again with them
+        os.execve(sys.executable, [sys.executable, *sys.argv], allocator_settings.environment(keep_freed_blocks))
     vocabularies = args.vocabulary or list(VOCABULARIES)
     if args.peak_memory_of:
         return measure_peak_memory(args.peak_memory_of, vocabularies[0], args.steps)
     matmul_rate = matmul_gflops()
+    malloc = "the pipeline's (allocator_settings.py)" if keep_freed_blocks else "glibc defaults"
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; measured matmul rate "
-          f"{matmul_rate:.1f} GFLOP/s (1024x1024 fp32)")
-    report = {"matmul_gflop_per_s": matmul_rate}
+          f"{matmul_rate:.1f} GFLOP/s (1024x1024 fp32); malloc settings: {malloc}")
+    report = {"matmul_gflop_per_s": matmul_rate, "keep_freed_blocks": keep_freed_blocks}
     for vocabulary in vocabularies:
         report[vocabulary] = bench_vocabulary(vocabulary, args.steps, matmul_rate)
         print_table(vocabulary, report[vocabulary])

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from cs224n_nmt_plugin import allocator_settings
 from cs224n_nmt_plugin.fairseq_lstm_match import fairseq_lstm_options
 from cs224n_nmt_plugin.learning_curve import read_curves
 from cs224n_nmt_plugin.prepare import postprocess_hypothesis
@@ -49,7 +50,7 @@ def run_measured(command, log_path):
     """Runs command with its output in log_path; returns (exit status, peak RSS in MB, seconds)."""
     start = time.perf_counter()
     with open(log_path, "w") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=allocator_settings.environment())
         _, status, usage = os.wait4(process.pid, 0)
     return os.waitstatus_to_exitcode(status), usage.ru_maxrss / 1024, time.perf_counter() - start
 
