@@ -1,12 +1,11 @@
 """glibc malloc settings for CPU training and generation: keep large freed blocks.
 
-By default glibc hands every block over 32 MiB back to the kernel when it is freed, so each
-training step maps its [target tokens x vocabulary] tensors (logits, log-probabilities and
-their gradients, 71 MB each in bench.py's batches) afresh and pays a page fault per 4 KiB.
-With these two settings freed blocks stay in the process and are reused: on this machine the
-log-softmax of such a tensor went from 24 to 13 ms, and bench.py's training steps became
-about 14% faster for cs224n_lstm and 8% for fairseq lstm, at about 6% more peak memory
-for either.
+By default glibc returns large freed blocks to the kernel (blocks over its mmap threshold,
+at most 32 MiB, are unmapped when freed), so the [target tokens x vocabulary] tensors of
+every step (logits, log-probabilities and their gradients: 71.5 MB each in bench.py's
+batches) may be mapped and faulted in afresh. These two settings keep such blocks in the
+process for reuse. Measured here with bench.py (three alternating runs each): training
+steps about 8% faster for both cs224n_lstm and fairseq lstm, peak memory 1-8% higher.
 
 The pipeline (scripts/lib.sh), scripts/compare.py (both models) and scripts/bench.py run
 with them; ``python -m cs224n_nmt_plugin.allocator_settings`` prints them as shell exports.
