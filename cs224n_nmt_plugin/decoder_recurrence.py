@@ -19,6 +19,8 @@ The handout's products are regrouped (the same values up to rounding):
 The attention score e_{t,i} (eq 7) comes from the attention object (attention.py), which
 also supplies its backward step.
 """
+import functools
+
 import torch
 
 
@@ -42,7 +44,11 @@ class _Recurrence(torch.autograd.Function):
     def forward(ctx, attention, input_gates, h0, c0, o0, recurrent_weight, keys, values, padding_mask,
                 output_weight, dropout_mask, *score_weights):
         steps, batch, hidden = input_gates.size(0), input_gates.size(1), h0.size(1)
-        new = input_gates.new_empty
+        # The states are kept in the weights' precision: under mixed precision (--amp, autocast)
+        # the products run in half precision and the recurrence accumulates in float32.
+        device = input_gates.device.type
+        ctx.autocast = device, torch.is_autocast_enabled(device), torch.get_autocast_dtype(device)
+        new = functools.partial(input_gates.new_empty, dtype=recurrent_weight.dtype)
         states = new(steps + 1, batch, 2 * hidden)  # [o_t; h_t] for t = 0..T: step t+1 reads row t
         states[0, :, :hidden] = o0
         states[0, :, hidden:] = h0
@@ -81,6 +87,12 @@ class _Recurrence(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, d_outputs, _d_alphas, d_last_h, d_last_c):
+        device, autocast, dtype = ctx.autocast
+        with torch.autocast(device, dtype=dtype, enabled=autocast):  # as in the forward pass
+            return _Recurrence.backward_steps(ctx, d_outputs, d_last_h, d_last_c)
+
+    @staticmethod
+    def backward_steps(ctx, d_outputs, d_last_h, d_last_c):
         (recurrent_weight, keys, values, output_weight, dropout_mask, states, gates, cells, tanh_cells, tanh_v,
          alphas, *score_weights) = ctx.saved_tensors
         steps, batch, hidden = tanh_v.shape
@@ -99,7 +111,7 @@ class _Recurrence(torch.autograd.Function):
         d_gates = gates.new_empty(steps, batch, 4 * hidden)  # gradients of eq (6)'s pre-activations
         d_ifg = d_gates[:, :, :3 * hidden].view(steps, batch, 3, hidden)
         d_v = torch.empty_like(tanh_v)
-        d_keys = torch.zeros_like(keys)
+        d_keys = torch.zeros_like(keys, dtype=tanh_v.dtype)
         d_score_weights = [torch.zeros_like(w) for w in score_weights]
         d_h = d_last_h.clone() if d_last_h is not None else tanh_v.new_zeros(batch, hidden)
         d_c = d_last_c.clone() if d_last_c is not None else tanh_v.new_zeros(batch, hidden)

@@ -66,3 +66,28 @@ def test_model_gradients_match_finite_differences(attention_name):
                                             ignore_index=tgt_dict.pad(), reduction="sum")
 
     assert torch.autograd.gradcheck(loss, parameters)
+
+
+@pytest.mark.parametrize("attention_name", ATTENTIONS)
+def test_mixed_precision_gradients_match_full_precision(attention_name):
+    """Under autocast (what --amp turns on, here bfloat16 on CPU) the hand-written backward pass
+    runs in the forward pass's precision setting and its gradients stay close to float32's."""
+    generator = torch.Generator().manual_seed(2)
+    src_dict, tgt_dict = make_dictionary(30), make_dictionary(40)
+    model = build_model(src_dict, tgt_dict, embed_size=16, hidden_size=16, dropout=0.3, attention=attention_name)
+    batch = collate(src_dict, tgt_dict, random_sentences(generator, src_dict, [3, 7, 5]),
+                    random_sentences(generator, tgt_dict, [4, 2, 6]))
+
+    def gradients(autocast):
+        model.zero_grad()
+        torch.manual_seed(0)  # the same dropout masks
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            logits, _ = model(**batch["net_input"])
+        log_probs = torch.log_softmax(logits.float(), dim=-1)
+        torch.nn.functional.nll_loss(log_probs.view(-1, log_probs.size(-1)), batch["target"].view(-1),
+                                     ignore_index=tgt_dict.pad(), reduction="sum").backward()
+        return torch.cat([p.grad.flatten() for p in model.parameters()])
+
+    full, mixed = gradients(autocast=False), gradients(autocast=True)
+    assert mixed.dtype == torch.float32
+    assert (mixed - full).norm() / full.norm() < 0.03
