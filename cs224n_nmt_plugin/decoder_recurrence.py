@@ -22,6 +22,7 @@ also supplies its backward step.
 import functools
 
 import torch
+from torch.autograd.function import once_differentiable
 
 
 def decoder_recurrence(attention, input_gates, h0, c0, o0, recurrent_weight, keys, values, padding_mask,
@@ -86,6 +87,7 @@ class _Recurrence(torch.autograd.Function):
         return states[1:, :, :hidden].contiguous(), alphas, states[steps, :, hidden:].clone(), cells[steps].clone()
 
     @staticmethod
+    @once_differentiable  # the saved states carry no graph: a second derivative must fail loudly
     def backward(ctx, d_outputs, _d_alphas, d_last_h, d_last_c):
         device, autocast, dtype = ctx.autocast
         with torch.autocast(device, dtype=dtype, enabled=autocast):  # as in the forward pass
