@@ -5,7 +5,7 @@ at most 32 MiB, are unmapped when freed), so the [target tokens x vocabulary] te
 every step (logits, log-probabilities and their gradients: 71.5 MB each in bench.py's
 batches) may be mapped and faulted in afresh. These two settings keep such blocks in the
 process for reuse. Measured here with bench.py (three alternating runs each): training
-steps about 8% faster for both cs224n_lstm and fairseq lstm, peak memory 1-8% higher.
+steps about 8% faster for both cs224n_lstm and fairseq lstm, peak memory 2-7% higher.
 
 The pipeline (scripts/lib.sh), scripts/compare.py (both models) and scripts/bench.py run
 with them; ``python -m cs224n_nmt_plugin.allocator_settings`` prints them as shell exports.

@@ -6,9 +6,10 @@ For each target-vocabulary size (Tatoeba-sized and a4-sized), both models are bu
 homework sizes and run alternately on identical batches of 32 random sentence pairs:
 the median train step (forward + backward + clip + Adam) in target tokens/s, generation in
 sentences/s at beam 5 and greedy (fixed output length, so both do the same number of steps;
-each model prepared as fairseq-generate prepares it), and peak memory (RSS of a child process that only trains that model). It also prints the
-floating-point work per target token (counted by torch's FlopCounterMode) and the GFLOP/s this
-reaches against the machine's measured matmul rate.
+each model prepared as fairseq-generate prepares it), and peak memory (RSS of a child process
+that only trains that model). It also prints the floating-point work per target token (counted
+by torch's FlopCounterMode) and the GFLOP/s this reaches against the machine's measured matmul
+rate.
 
 It runs with the pipeline's malloc settings (cs224n_nmt_plugin/allocator_settings.py) for
 both models, or with glibc's defaults given --glibc-malloc-defaults.
@@ -115,9 +116,11 @@ def matmul_gflops(size=1024, repeats=20):
 
 
 def peak_rss_mb(model_name, vocabulary, steps=5):
-    """Peak RSS of a child process that builds and trains only ``model_name``."""
+    """Peak RSS of a child process that builds and trains only ``model_name`` (with this process's
+    malloc settings)."""
+    malloc = [] if allocator_settings.in_effect() else ["--glibc-malloc-defaults"]
     result = subprocess.run([sys.executable, __file__, "--peak-memory-of", model_name, "--vocabulary", vocabulary,
-                             "--steps", str(steps)], capture_output=True, text=True, check=True)
+                             "--steps", str(steps), *malloc], capture_output=True, text=True, check=True)
     return float(result.stdout.split()[-1])
 
 
@@ -128,7 +131,17 @@ def measure_peak_memory(model_name, vocabulary, steps):
     batch = random_batch(task, torch.Generator().manual_seed(0))
     for _ in range(steps):
         train_step(model, optimizer, batch)
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(peak_resident_mb())
+
+
+def peak_resident_mb():
+    """This process image's peak resident memory: Linux's VmHWM, which starts afresh at exec.
+    (ru_maxrss would also count what the child shared with the benchmark when it was forked.)"""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def bench_vocabulary(vocabulary, steps, matmul_rate):
