@@ -115,11 +115,9 @@ class _Recurrence(torch.autograd.Function):
         d_v = torch.empty_like(tanh_v)
         d_keys = torch.zeros_like(keys, dtype=tanh_v.dtype)
         d_score_weights = [torch.zeros_like(w) for w in score_weights]
-        d_h = d_last_h.clone() if d_last_h is not None else tanh_v.new_zeros(batch, hidden)
-        d_c = d_last_c.clone() if d_last_c is not None else tanh_v.new_zeros(batch, hidden)
+        # autograd passes zeros for outputs that got no gradient (materialize_grads, the default)
+        d_h, d_c = d_last_h, d_last_c  # each replaced, never changed in place
         d_o = tanh_v.new_zeros(batch, hidden)  # what o_t receives from step t+1 (input feeding)
-        if d_outputs is None:
-            d_outputs = torch.zeros_like(tanh_v)
         for t in reversed(range(steps)):
             d_v_t = torch.mul(d_o + d_outputs[t], v_factor[t], out=d_v[t])  # eqs (11)-(12)
             d_h = torch.addmm(d_h, d_v_t, output_weight)  # eq (10): the W_uh h_t part
