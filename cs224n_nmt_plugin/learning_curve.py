@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import sys
 from dataclasses import asdict, dataclass
@@ -140,6 +141,38 @@ def plot_curves(curves: Curves, title: str, out_png: Path) -> None:
         _write_atomically(out_png, lambda handle: figure.savefig(handle, format="png", dpi=FIGURE_DPI))
     finally:
         plt.close(figure)
+
+
+def mermaid_dev_ppl(valid_by_label: dict[str, list[Point]], colors: list[str]) -> str:
+    """Dev perplexity against wall-clock minutes as a Mermaid ``xychart-beta`` block: a plot that
+    a markdown page renders from text. Mermaid has no log axis, so the lines show log2 of the
+    perplexity (the cross-entropy in bits per word), as the PNG's log scale does. Its lines share
+    one x axis, so each model is read at every whole minute from the first at which all have been
+    validated to the last at which all are still training, its value there being its latest dev
+    perplexity at that time (what a user watching the run would have seen). ``colors`` are the
+    lines' colours, in order."""
+    first_minute = max(1, math.ceil(max(points[0].wall_seconds for points in valid_by_label.values()) / 60))
+    last_minute = int(min(points[-1].wall_seconds for points in valid_by_label.values()) // 60)
+    minutes = list(range(first_minute, last_minute + 1))
+    if not minutes:
+        raise CurveError("the runs share no whole minute of dev points to chart")
+
+    def latest_bits(points: list[Point], minute: int) -> float:
+        return math.log2([p.ppl for p in points if p.wall_seconds <= minute * 60][-1])
+
+    series = [[latest_bits(points, minute) for minute in minutes] for points in valid_by_label.values()]
+    bottom, top = math.floor(min(map(min, series))), math.ceil(max(map(max, series)))
+    palette = ", ".join(colors[: len(series)])
+    return "\n".join([
+        "```mermaid",
+        f'%%{{init: {{"theme": "base", "themeVariables": {{"xyChart": {{"plotColorPalette": "{palette}"}}}}}}}}%%',
+        "xychart-beta",
+        f'    title "log2 dev perplexity vs wall time: {" / ".join(valid_by_label)}"',
+        f'    x-axis "wall-clock minutes" [{", ".join(map(str, minutes))}]',
+        f'    y-axis "log2 dev perplexity" {bottom} --> {top}',
+        *(f"    line [{', '.join(f'{bits:.3f}' for bits in line)}]" for line in series),
+        "```",
+    ]) + "\n"
 
 
 def write_json(curves: Curves, out_json: Path) -> None:

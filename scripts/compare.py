@@ -6,9 +6,10 @@ optimizer, seed and budget, then decoded and scored the same way.
 
 NAME is a corpus already prepared and binarized by the pipeline (data-bin/NAME). Writes
 outputs/NAME/compare[-attention]/: one folder per model (checkpoints, train.log,
-generate-test.txt, test_outputs.txt), comparison.md, comparison.json and dev_ppl.png (dev
-perplexity against wall-clock time). On CPU the models are trained at half the homework's
-sizes (128) unless --size says otherwise; on a GPU at the homework's 256, with --amp.
+generate-test.txt, test_outputs.txt), comparison.md (the table and a Mermaid chart of dev
+perplexity against wall-clock time), comparison.json and dev_ppl.png (the same curves with every
+validation). On CPU the models are trained at half the homework's sizes (128) unless --size says
+otherwise; on a GPU at the homework's 256, with --amp.
 """
 import argparse
 import json
@@ -24,7 +25,7 @@ import torch
 
 from cs224n_nmt_plugin import allocator_settings
 from cs224n_nmt_plugin.fairseq_lstm_match import fairseq_lstm_options
-from cs224n_nmt_plugin.learning_curve import read_curves
+from cs224n_nmt_plugin.learning_curve import mermaid_dev_ppl, read_curves
 from cs224n_nmt_plugin.prepare import postprocess_hypothesis
 from cs224n_nmt_plugin.score import score_lines
 from cs224n_nmt_plugin.atomic_files import write_lines
@@ -36,6 +37,7 @@ A4_OPTIMISATION = ["--optimizer", "adam", "--lr", "1e-3", "--clip-norm", "5", "-
                    "--criterion", "cross_entropy", "--sentence-avg", "--seed", "0"]
 A4_DECODING = ["--beam", "5", "--max-len-a", "0", "--max-len-b", "70", "--unnormalized",
                "--batch-size", "64", "--required-batch-size-multiple", "1"]
+LINE_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c"]  # one per model, in the PNG and in the markdown chart
 
 
 def contestants(size, dropout, attention_variants):
@@ -124,8 +126,9 @@ def plot_dev_ppl(curves_by_label, out_png):
     from matplotlib import pyplot as plt
 
     figure, axes = plt.subplots(figsize=(7, 4.5), dpi=100)
-    for label, curves in curves_by_label.items():
-        axes.plot([p.wall_seconds / 60 for p in curves.valid], [p.ppl for p in curves.valid], "o-", label=label)
+    for (label, curves), color in zip(curves_by_label.items(), LINE_COLORS):
+        axes.plot([p.wall_seconds / 60 for p in curves.valid], [p.ppl for p in curves.valid], "o-", label=label,
+                  color=color)
     axes.set(yscale="log", xlabel="wall-clock minutes", ylabel="dev perplexity", title="dev perplexity vs wall time")
     axes.grid(True, which="both", alpha=0.3)
     axes.legend()
@@ -172,7 +175,8 @@ def main():
         results[label].update(translate_and_score(label, data_bin, run_dir, device_options))
 
     table = markdown_table(results, setting, reference=next(iter(results)))
-    write_lines(out / "comparison.md", table.splitlines())
+    chart = mermaid_dev_ppl({label: c.valid for label, c in curves.items()}, LINE_COLORS)
+    write_lines(out / "comparison.md", (table + "\n" + chart).splitlines())
     write_lines(out / "comparison.json", json.dumps({"setting": setting, "results": results},
                                                               indent=2).splitlines())
     plot_dev_ppl(curves, out / "dev_ppl.png")

@@ -15,6 +15,7 @@ from cs224n_nmt_plugin.learning_curve import (
     Curves,
     Point,
     _write_atomically,
+    mermaid_dev_ppl,
     parse_log,
 )
 
@@ -142,3 +143,25 @@ def test_failed_write_leaves_the_old_file_and_no_partial_one(tmp_path):
         _write_atomically(out_png, write_half_then_fail)
     assert [p.name for p in tmp_path.iterdir()] == ["curve.png"]
     assert out_png.read_bytes() == b"old"
+
+
+def valid_points(*seconds_and_ppl):
+    return [Point(num_updates=i, wall_seconds=s, loss=0.0, ppl=ppl) for i, (s, ppl) in enumerate(seconds_and_ppl)]
+
+
+def test_mermaid_chart_reads_each_run_at_whole_minutes_both_cover():
+    early = valid_points((50, 64.0), (130, 32.0), (190, 16.0))  # validated first, stops first
+    late = valid_points((70, 128.0), (125, 8.0), (250, 4.0))
+    chart = mermaid_dev_ppl({"a": early, "b": late}, ["#111111", "#222222", "#333333"]).splitlines()
+    assert chart[0] == "```mermaid" and chart[-1] == "```"
+    assert '"plotColorPalette": "#111111, #222222"' in chart[1]
+    assert chart[2] == "xychart-beta"
+    assert chart[4].strip() == 'x-axis "wall-clock minutes" [2, 3]'  # from ceil(70 s) to floor(190 s)
+    assert chart[5].strip() == 'y-axis "log2 dev perplexity" 3 --> 7'
+    # the latest validation at 120 s and at 180 s, as log2(ppl)
+    assert [line.strip() for line in chart[6:8]] == ["line [6.000, 5.000]", "line [7.000, 3.000]"]
+
+
+def test_mermaid_chart_of_runs_without_a_common_minute_is_an_error():
+    with pytest.raises(CurveError, match="no whole minute"):
+        mermaid_dev_ppl({"a": valid_points((10, 9.0), (50, 8.0)), "b": valid_points((70, 9.0))}, ["#000000"] * 2)
