@@ -25,7 +25,7 @@ import torch
 
 from cs224n_nmt_plugin import allocator_settings
 from cs224n_nmt_plugin.fairseq_lstm_match import fairseq_lstm_options
-from cs224n_nmt_plugin.learning_curve import mermaid_dev_ppl, read_curves
+from cs224n_nmt_plugin.learning_curve import CurveError, mermaid_dev_ppl, read_curves
 from cs224n_nmt_plugin.prepare import postprocess_hypothesis
 from cs224n_nmt_plugin.score import score_lines
 from cs224n_nmt_plugin.atomic_files import write_lines
@@ -175,7 +175,10 @@ def main():
         results[label].update(translate_and_score(label, data_bin, run_dir, device_options))
 
     table = markdown_table(results, setting, reference=next(iter(results)))
-    chart = mermaid_dev_ppl({label: c.valid for label, c in curves.items()}, LINE_COLORS)
+    try:
+        chart = mermaid_dev_ppl({label: c.valid for label, c in curves.items()}, LINE_COLORS)
+    except CurveError as error:  # e.g. runs shorter than a minute
+        chart = f"(no chart of dev perplexity against wall time: {error})\n"
     write_lines(out / "comparison.md", (table + "\n" + chart).splitlines())
     write_lines(out / "comparison.json", json.dumps({"setting": setting, "results": results},
                                                               indent=2).splitlines())
