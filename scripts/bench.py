@@ -4,7 +4,10 @@
 
 For each target-vocabulary size (Tatoeba-sized and a4-sized), both models are built at the
 homework sizes and run alternately on identical batches of 32 random sentence pairs:
-the median train step (forward + backward + clip + Adam) in target tokens/s, generation in
+the median train step (forward + backward + clip + Adam) in target tokens/s, on batches of
+mixed lengths (about half of the target positions are padding) and on batches of one source
+length (targets within one word of it: about 5% padding, as in fairseq's length-sorted batches,
+where a smaller share of the work is the recurrence), generation in
 sentences/s at beam 5 and greedy (fixed output length, so both do the same number of steps;
 each model prepared as fairseq-generate prepares it), and peak memory (RSS of a child process
 that only trains that model). It also prints the floating-point work per target token (counted
@@ -56,13 +59,18 @@ def build(name, task):
     return build_fairseq_lstm(task)
 
 
-def random_batch(task, generator):
+def random_batch(task, generator, one_length=False):
+    """32 random pairs: source lengths drawn from SOURCE_LENGTHS each (or one drawn for the whole
+    batch), each target's within 3 words of its source's (within 1 with one_length)."""
     def sentence(d, n):
         return torch.cat([torch.randint(d.nspecial, len(d), (n,), generator=generator), torch.tensor([d.eos()])])
 
-    lengths = torch.randint(*SOURCE_LENGTHS, (BATCH,), generator=generator).tolist()
+    lengths = torch.randint(*SOURCE_LENGTHS, (1 if one_length else BATCH,), generator=generator).tolist()
+    lengths = lengths * BATCH if one_length else lengths
+    spread = 1 if one_length else 3
     sources = [sentence(task.source_dictionary, n) for n in lengths]
-    targets = [sentence(task.target_dictionary, max(1, n + int(torch.randint(-3, 4, (1,), generator=generator))))
+    targets = [sentence(task.target_dictionary,
+                        max(1, n + int(torch.randint(-spread, spread + 1, (1,), generator=generator))))
                for n in lengths]
     dataset = LanguagePairDataset(sources, [len(s) for s in sources], task.source_dictionary,
                                   targets, [len(t) for t in targets], task.target_dictionary)
@@ -151,12 +159,14 @@ def bench_vocabulary(vocabulary, steps, matmul_rate):
     optimizers = {name: torch.optim.Adam(m.parameters(), lr=1e-3) for name, m in models.items()}
     generator = torch.Generator().manual_seed(0)
     batches = [random_batch(task, generator) for _ in range(steps)]
-    train_times = {name: [] for name in models}
+    sorted_batches = [random_batch(task, generator, one_length=True) for _ in range(steps)]
+    train_times = {(name, kind): [] for name in models for kind in ("mixed", "sorted")}
     gen_times = {(name, beam): [] for name in models for beam in (5, 1)}
-    for batch in batches:  # alternate the models on the same batch
-        for name, model in models.items():
-            model.train()
-            train_times[name].append(timed(train_step, model, optimizers[name], batch) / batch["ntokens"])
+    for kind, kind_batches in (("mixed", batches), ("sorted", sorted_batches)):
+        for batch in kind_batches:  # alternate the models on the same batch
+            for name, model in models.items():
+                model.train()
+                train_times[name, kind].append(timed(train_step, model, optimizers[name], batch) / batch["ntokens"])
     inference_models = {name: prepared_for_generation(model) for name, model in models.items()}
     for batch in batches[: max(3, steps // 4)]:
         for name, model in inference_models.items():
@@ -166,10 +176,11 @@ def bench_vocabulary(vocabulary, steps, matmul_rate):
     for name, model in models.items():
         model.train()
         flops = flops_per_target_token(model, optimizers[name], batches[0])
-        tokens_per_s = 1 / statistics.median(train_times[name])
+        tokens_per_s = 1 / statistics.median(train_times[name, "mixed"])
         results[name] = {
             "parameters": sum(p.numel() for p in model.parameters()),
             "train_target_tokens_per_s": tokens_per_s,
+            "train_target_tokens_per_s_length_sorted": 1 / statistics.median(train_times[name, "sorted"]),
             "beam5_sentences_per_s": 1 / statistics.median(gen_times[name, 5]),
             "greedy_sentences_per_s": 1 / statistics.median(gen_times[name, 1]),
             "peak_rss_mb": peak_rss_mb(name, vocabulary),
