@@ -28,3 +28,17 @@ def reorder_rows(tensors, new_order, per_sentence):
         else value.index_select(0, new_order)
         for key, value in tensors.items()
     }
+
+
+def first_step_rows(rows_source, prev_output_tokens):
+    """Rows that start alike: returns (one row of each sentence, for every row the index of its
+    sentence's row among those), or None when no two rows share a sentence and the tokens.
+    Rows of one sentence share the encoder's outputs, so a first decoder step over the same
+    tokens gives them the same results."""
+    sentences, copies = torch.unique(rows_source, return_inverse=True)
+    if sentences.numel() == rows_source.numel():
+        return None
+    representatives = torch.empty_like(sentences).scatter_(0, copies, torch.arange(copies.numel(), device=copies.device))
+    if not torch.equal(prev_output_tokens[representatives][copies], prev_output_tokens):
+        return None
+    return representatives, copies

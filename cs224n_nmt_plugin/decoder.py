@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from fairseq.models import FairseqIncrementalDecoder
 
 from cs224n_nmt_plugin.attention import build_attention
-from cs224n_nmt_plugin.batch_rows import SOURCE_ROWS, reorder_rows
+from cs224n_nmt_plugin.batch_rows import SOURCE_ROWS, first_step_rows, reorder_rows
 from cs224n_nmt_plugin.decoder_recurrence import decoder_recurrence
 
 
@@ -54,6 +54,10 @@ class CS224nDecoder(FairseqIncrementalDecoder):
         """Run eqs (5)-(12) over ``prev_output_tokens``: returns o_1..o_T (B, T, h) and the attention."""
         state = self.get_incremental_state(incremental_state, "state")
         if state is None:
+            if incremental_state is not None:
+                shared = first_step_rows(encoder_out[SOURCE_ROWS], prev_output_tokens)
+                if shared is not None:
+                    return self._first_step_once_per_sentence(prev_output_tokens, encoder_out, incremental_state, *shared)
             state = self._initial_state(encoder_out)
         else:
             prev_output_tokens = prev_output_tokens[:, -1:]
@@ -75,6 +79,16 @@ class CS224nDecoder(FairseqIncrementalDecoder):
             self.set_incremental_state(incremental_state, "state", {**state, "h": h, "c": c, "o_prev": outputs[-1]})
         attn = alphas.transpose(0, 1) if self.need_attn else None
         return outputs.transpose(0, 1), {"attn": [attn]}
+
+    def _first_step_once_per_sentence(self, prev_output_tokens, encoder_out, incremental_state, representatives,
+                                      copies):
+        """Beam search starts with beam-size identical rows per sentence: the first step (the
+        attention keys and values included) is computed once per sentence and copied."""
+        one_per_sentence = reorder_rows(encoder_out, representatives, per_sentence=())
+        outputs, extra = self.extract_features(prev_output_tokens[representatives], one_per_sentence, incremental_state)
+        self.reorder_incremental_state(incremental_state, copies)
+        attn = extra["attn"][0]
+        return outputs[copies], {"attn": [None if attn is None else attn[copies]]}
 
     def _output_weights(self):
         """W_u = [W_ua W_uh] of eq (11): the parts applied to a_t (2h) and to h_t (h)."""
