@@ -1,5 +1,5 @@
-"""The output layer W_vocab o_t formed in blocks of words (vocab_projection.py) gives the
-logits and gradients of one product."""
+"""The output layer W_vocab o_t formed in blocks of words when decoding (vocab_projection.py)
+gives the logits of one product."""
 import torch
 import torch.nn.functional as F
 
@@ -16,16 +16,14 @@ def test_blocked_logits_equal_one_product():
         torch.testing.assert_close(logits, F.linear(features, weight), rtol=0, atol=1e-12)
 
 
-def test_blocked_logits_gradients():
-    generator = torch.Generator().manual_seed(1)
-    features = torch.randn(2, 3, 4, generator=generator, dtype=torch.float64, requires_grad=True)
-    weight = torch.randn(10, 4, generator=generator, dtype=torch.float64, requires_grad=True)
-    # the logits are linear in each input, so finite differences are exact up to rounding: tight tolerances
-    assert torch.autograd.gradcheck(lambda f, w: vocab_logits(f, w, words_per_block=3), (features, weight),
-                                    rtol=1e-7, atol=1e-9)
+def test_with_gradients_it_is_one_differentiable_product():
+    features = torch.randn(3, 8, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(20, 8, dtype=torch.float64, requires_grad=True)
+    vocab_logits(features, weight, words_per_block=6).sum().backward()
+    torch.testing.assert_close(weight.grad, features.detach().sum(0).expand(20, 8), rtol=0, atol=1e-12)
 
 
 def test_under_autocast_it_is_the_autocast_product():
     features, weight = torch.randn(3, 8), torch.randn(20, 8)
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        assert vocab_logits(features, weight, words_per_block=6).dtype == F.linear(features, weight).dtype == torch.bfloat16
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        assert vocab_logits(features, weight, words_per_block=6).dtype == torch.bfloat16
