@@ -65,9 +65,10 @@ def random_batch(task, generator, one_length=False):
     def sentence(d, n):
         return torch.cat([torch.randint(d.nspecial, len(d), (n,), generator=generator), torch.tensor([d.eos()])])
 
-    lengths = torch.randint(*SOURCE_LENGTHS, (1 if one_length else BATCH,), generator=generator).tolist()
-    lengths = lengths * BATCH if one_length else lengths
-    spread = 1 if one_length else 3
+    if one_length:
+        lengths, spread = torch.randint(*SOURCE_LENGTHS, (1,), generator=generator).tolist() * BATCH, 1
+    else:
+        lengths, spread = torch.randint(*SOURCE_LENGTHS, (BATCH,), generator=generator).tolist(), 3
     sources = [sentence(task.source_dictionary, n) for n in lengths]
     targets = [sentence(task.target_dictionary,
                         max(1, n + int(torch.randint(-spread, spread + 1, (1,), generator=generator))))
