@@ -1,21 +1,25 @@
 """The CS224n a4 NMT model (bidirectional LSTM encoder, input-feeding LSTM decoder,
 multiplicative attention) as a fairseq plugin.
 
-``--user-dir cs224n_nmt_plugin`` makes fairseq import this package after fairseq itself:
-the model and its architectures are then registered at once (see model.py). The text
-tools of the package (prepare, bleu, ...) run without fairseq, so a plain
-``import cs224n_nmt_plugin`` does not load it; ``from cs224n_nmt_plugin import
-CS224nNMTModel`` (or ``import cs224n_nmt_plugin.model``) registers the model explicitly.
+    models/     what fairseq registers: the cs224n_nmt model and its parts
+    text/       text tools that run without fairseq and torch (prepare, BLEU, scores, report, ...)
+    homework/   the CS224n starter code's parameter names, vocabulary and model.bin
+    cli.py      the command line, ``cs224n-nmt COMMAND`` or ``python -m cs224n_nmt_plugin COMMAND``
+
+``--user-dir cs224n_nmt_plugin`` makes fairseq import this package after fairseq itself, and
+the model and its architectures are registered at once. A plain ``import
+cs224n_nmt_plugin`` (the command line's text tools) does not load fairseq; ``from
+cs224n_nmt_plugin import CS224nNMTModel`` registers the model explicitly.
 """
 import sys
 
 if "fairseq" in sys.modules:
-    from cs224n_nmt_plugin import model  # noqa: F401  (registers cs224n_nmt)
+    from cs224n_nmt_plugin import models  # noqa: F401  (registers cs224n_nmt)
 
 
 def __getattr__(name):
     if name == "CS224nNMTModel":
-        from cs224n_nmt_plugin.model import CS224nNMTModel
+        from cs224n_nmt_plugin.models import CS224nNMTModel
 
         return CS224nNMTModel
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

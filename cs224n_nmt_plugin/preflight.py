@@ -1,7 +1,7 @@
 """Checks a checkpoint against a data-bin before fairseq is started on them.
 
-    python -m cs224n_nmt_plugin.preflight check CHECKPOINT DATA_BIN
-    python -m cs224n_nmt_plugin.preflight resume SAVE_DIR DATA_BIN
+    cs224n-nmt preflight check CHECKPOINT DATA_BIN
+    cs224n-nmt preflight resume SAVE_DIR DATA_BIN
 
 fairseq answers a missing, truncated or foreign checkpoint, or a data-bin whose
 dictionaries are not the ones the model was trained with, with a long traceback (and
@@ -23,13 +23,12 @@ the most updates (the newest checkpoint_EPOCH_UPDATES.pt, or checkpoint_best.pt 
 is the first file of its save), and fails with one line when none is readable or when
 checkpoint_last.pt was trained with other dictionaries than DATA_BIN's.
 """
-import argparse
 import re
 import shutil
-import sys
 from pathlib import Path
 
-from cs224n_nmt_plugin.atomic_files import write_files
+from cs224n_nmt_plugin.errors import InputError, brief
+from cs224n_nmt_plugin.text.files import write_files
 
 SOURCE_LANG, TARGET_LANG = "es", "en"
 FAIRSEQ_SPECIALS = 4  # <s> <pad> </s> <unk>, before the words of a dict.*.txt
@@ -37,31 +36,20 @@ ARCH_PREFIX = "cs224n_"
 EMBEDDINGS = {SOURCE_LANG: "encoder.embed_tokens.weight", TARGET_LANG: "decoder.embed_tokens.weight"}
 
 
-class PreflightError(Exception):
-    def __init__(self, path, problem):
-        super().__init__(f"{path}: {problem}")
-        self.problem = problem
-
-
-class UnreadableCheckpoint(PreflightError):
+class UnreadableCheckpoint(InputError):
     """The file is not a complete torch file (e.g. truncated)."""
-
-
-def first_line(error, limit=160):
-    text = str(error).strip().splitlines()[0].split(". ")[0] if str(error).strip() else type(error).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def load_checkpoint(path):
     """The checkpoint's top-level dict, loaded without executing anything in it."""
     import torch
 
-    from cs224n_nmt_plugin.torch_load_compat import allow_fairseq_checkpoints
+    from cs224n_nmt_plugin.safe_loading import allow_fairseq_checkpoints
 
     allow_fairseq_checkpoints()
     path = Path(path)
     if not path.is_file():
-        raise PreflightError(path, "no such checkpoint file")
+        raise InputError(path, "no such checkpoint file")
     with open(path, "rb") as stream:
         start = stream.read(2)
     if not start:
@@ -78,11 +66,11 @@ def load_checkpoint(path):
     except Exception as error:  # torch raises RuntimeError, EOFError, UnpicklingError, ...
         unsupported = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
         if unsupported:  # a pickle of other classes (e.g. the starter's model.bin with its vocab.Vocab)
-            raise PreflightError(path, f"is not a fairseq checkpoint: it holds a {unsupported[1].rstrip('.')} object")
-        raise UnreadableCheckpoint(path, f"is truncated or damaged, torch cannot read it ({first_line(error)})")
+            raise InputError(path, f"is not a fairseq checkpoint: it holds a {unsupported[1].rstrip('.')} object")
+        raise UnreadableCheckpoint(path, f"is truncated or damaged, torch cannot read it ({brief(error)})")
     if not isinstance(state, dict) or "model" not in state or not ({"cfg", "args"} & set(state)):
         keys = ", ".join(map(str, list(state)[:6])) if isinstance(state, dict) else type(state).__name__
-        raise PreflightError(path, f"is not a fairseq checkpoint (no 'model' and 'cfg' entries; it has: {keys})")
+        raise InputError(path, f"is not a fairseq checkpoint (no 'model' and 'cfg' entries; it has: {keys})")
     return state
 
 
@@ -101,7 +89,7 @@ def dictionary_size(data_bin, lang):
     """Entries of DATA_BIN/dict.LANG.txt as fairseq loads it: its 4 specials, then one per line."""
     path = Path(data_bin) / f"dict.{lang}.txt"
     if not path.is_file():
-        raise PreflightError(path, f"missing: {data_bin} is not a fairseq-preprocess folder with {lang} text")
+        raise InputError(path, f"missing: {data_bin} is not a fairseq-preprocess folder with {lang} text")
     with open(path, "rb") as stream:
         return FAIRSEQ_SPECIALS + sum(1 for line in stream if line.strip())
 
@@ -109,13 +97,13 @@ def dictionary_size(data_bin, lang):
 def check_state(path, state, data_bin):
     arch = architecture(state)
     if not (arch or "").startswith(ARCH_PREFIX):
-        raise PreflightError(path, f"is a fairseq checkpoint of --arch {arch}, not of this plugin's cs224n_lstm*")
+        raise InputError(path, f"is a fairseq checkpoint of --arch {arch}, not of this plugin's cs224n_lstm*")
     for lang, name in EMBEDDINGS.items():
         if name not in state["model"]:
-            raise PreflightError(path, f"has no parameter {name}: not a cs224n_nmt model")
+            raise InputError(path, f"has no parameter {name}: not a cs224n_nmt model")
         rows, entries = state["model"][name].shape[0], dictionary_size(data_bin, lang)
         if rows != entries:
-            raise PreflightError(
+            raise InputError(
                 path, f"was trained with a {rows}-entry {lang} dictionary but {Path(data_bin) / f'dict.{lang}.txt'} "
                       f"has {entries} entries: use the data-bin it was trained with")
 
@@ -150,40 +138,31 @@ def resume(save_dir, data_bin):
         try:
             state = load_checkpoint(path)
             check_state(path, state, data_bin)
-        except PreflightError:
+        except InputError:
             continue
         candidates.append((num_updates(state), path))
     if not candidates:
-        raise PreflightError(last, f"{damage.problem}; no other checkpoint in {save_dir} "
+        raise InputError(last, f"{damage.problem}; no other checkpoint in {save_dir} "
                                    "is readable: remove it to train from the start")
     updates, source = max(candidates)
     copy_atomically(source, last)
     return f"{last} was damaged (a kill during fairseq's copy?): replaced by {source.name} ({updates} updates)"
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m cs224n_nmt_plugin.preflight",
-                                     description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+def add_arguments(parser):
+    commands = parser.add_subparsers(dest="check", required=True, metavar="CHECK")
     check_parser = commands.add_parser("check", help="a checkpoint fits a data-bin")
     check_parser.add_argument("checkpoint", type=Path)
     check_parser.add_argument("data_bin", type=Path)
     resume_parser = commands.add_parser("resume", help="SAVE_DIR/checkpoint_last.pt can be resumed from")
     resume_parser.add_argument("save_dir", type=Path)
     resume_parser.add_argument("data_bin", type=Path)
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "check":
-            check(args.checkpoint, args.data_bin)
-        else:
-            note = resume(args.save_dir, args.data_bin)
-            if note:
-                print(note)
-    except PreflightError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def run(args):
+    if args.check == "check":
+        check(args.checkpoint, args.data_bin)
+        return
+    note = resume(args.save_dir, args.data_bin)
+    if note:
+        print(note)

@@ -14,7 +14,7 @@ that only trains that model). It also prints the floating-point work per target 
 by torch's FlopCounterMode) and the GFLOP/s this reaches against the machine's measured matmul
 rate.
 
-It runs with the pipeline's malloc settings (cs224n_nmt_plugin/allocator_settings.py) for
+It runs with the pipeline's malloc settings (scripts/malloc_settings.py) for
 both models, or with glibc's defaults given --glibc-malloc-defaults.
 """
 import argparse
@@ -32,8 +32,9 @@ from fairseq.data import Dictionary, LanguagePairDataset
 from fairseq.sequence_generator import SequenceGenerator
 from torch.utils.flop_counter import FlopCounterMode
 
-from cs224n_nmt_plugin import CS224nNMTModel, allocator_settings
-from cs224n_nmt_plugin.fairseq_lstm_match import build_fairseq_lstm
+import malloc_settings
+from cs224n_nmt_plugin import CS224nNMTModel
+from fairseq_lstm_baseline import build_fairseq_lstm
 
 VOCABULARIES = {"tatoeba-sized": (22_484, 15_098), "a4-sized": (50_004, 50_002)}  # (source, target) words
 BATCH, SOURCE_LENGTHS, OUTPUT_STEPS = 32, (5, 35), 30
@@ -127,7 +128,7 @@ def matmul_gflops(size=1024, repeats=20):
 def peak_rss_mb(model_name, vocabulary, steps=5):
     """Peak RSS of a child process that builds and trains only ``model_name`` (with this process's
     malloc settings)."""
-    malloc = [] if allocator_settings.in_effect() else ["--glibc-malloc-defaults"]
+    malloc = [] if malloc_settings.in_effect() else ["--glibc-malloc-defaults"]
     result = subprocess.run([sys.executable, __file__, "--peak-memory-of", model_name, "--vocabulary", vocabulary,
                              "--steps", str(steps), *malloc], capture_output=True, text=True, check=True)
     return float(result.stdout.split()[-1])
@@ -209,16 +210,16 @@ def main():
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--peak-memory-of", choices=("cs224n_lstm", "fairseq_lstm"), help=argparse.SUPPRESS)
     parser.add_argument("--glibc-malloc-defaults", action="store_true",
-                        help="measure with glibc's default malloc settings, not the pipeline's (allocator_settings.py)")
+                        help="measure with glibc's default malloc settings, not the pipeline's (malloc_settings.py)")
     args = parser.parse_args()
     keep_freed_blocks = not args.glibc_malloc_defaults
-    if allocator_settings.in_effect() != keep_freed_blocks:  # glibc reads them at start: run again with them
-        os.execve(sys.executable, [sys.executable, *sys.argv], allocator_settings.environment(keep_freed_blocks))
+    if malloc_settings.in_effect() != keep_freed_blocks:  # glibc reads them at start: run again with them
+        os.execve(sys.executable, [sys.executable, *sys.argv], malloc_settings.environment(keep_freed_blocks))
     vocabularies = args.vocabulary or list(VOCABULARIES)
     if args.peak_memory_of:
         return measure_peak_memory(args.peak_memory_of, vocabularies[0], args.steps)
     matmul_rate = matmul_gflops()
-    malloc = "the pipeline's (allocator_settings.py)" if keep_freed_blocks else "glibc defaults"
+    malloc = "the pipeline's (malloc_settings.py)" if keep_freed_blocks else "glibc defaults"
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; measured matmul rate "
           f"{matmul_rate:.1f} GFLOP/s (1024x1024 fp32); malloc settings: {malloc}")
     report = {"matmul_gflop_per_s": matmul_rate, "keep_freed_blocks": keep_freed_blocks}

@@ -23,13 +23,13 @@ from pathlib import Path
 
 import torch
 
-from cs224n_nmt_plugin import allocator_settings
-from cs224n_nmt_plugin.fairseq_lstm_match import fairseq_lstm_options
-from cs224n_nmt_plugin.learning_curve import CurveError, mermaid_dev_ppl, read_curves
-from cs224n_nmt_plugin.prepare import postprocess_hypothesis
-from cs224n_nmt_plugin.score import score_lines
-from cs224n_nmt_plugin.atomic_files import write_lines
-from cs224n_nmt_plugin.translation_io import hypotheses_in_order, recipe_of
+import malloc_settings
+from cs224n_nmt_plugin.text.files import write_lines
+from cs224n_nmt_plugin.text.learning_curve import mermaid_dev_ppl, read_curves
+from cs224n_nmt_plugin.text.prepare import postprocess_hypothesis
+from cs224n_nmt_plugin.text.scores import score_lines
+from cs224n_nmt_plugin.text.translation_io import hypotheses_in_order, recipe_of
+from fairseq_lstm_baseline import fairseq_lstm_options
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -52,7 +52,7 @@ def run_measured(command, log_path):
     """Runs command with its output in log_path; returns (exit status, peak RSS in MB, seconds)."""
     start = time.perf_counter()
     with open(log_path, "w") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=allocator_settings.environment())
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=malloc_settings.environment())
         _, status, usage = os.wait4(process.pid, 0)
     return os.waitstatus_to_exitcode(status), usage.ru_maxrss / 1024, time.perf_counter() - start
 
@@ -177,7 +177,7 @@ def main():
     table = markdown_table(results, setting, reference=next(iter(results)))
     try:
         chart = mermaid_dev_ppl({label: c.valid for label, c in curves.items()}, LINE_COLORS)
-    except CurveError as error:  # e.g. runs shorter than a minute
+    except ValueError as error:  # e.g. runs shorter than a minute
         chart = f"(no chart of dev perplexity against wall time: {error})\n"
     write_lines(out / "comparison.md", (table + "\n" + chart).splitlines())
     write_lines(out / "comparison.json", json.dumps({"setting": setting, "results": results},

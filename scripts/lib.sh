@@ -13,7 +13,7 @@ die() { echo "[$STEP] error: $*" >&2; exit 1; }
 use_venv() {
   [[ -x $REPO/.venv/bin/python ]] || die "$REPO/.venv is missing: run bash scripts/setup.sh first"
   export PATH="$REPO/.venv/bin:$PATH"
-  eval "$(python -m cs224n_nmt_plugin.allocator_settings)"  # keep large freed blocks (see that module)
+  eval "$(python "$REPO/scripts/malloc_settings.py")"  # keep large freed blocks (see that file)
 }
 
 # corpus_paths NAME: the folders of corpus NAME (DATA_BIN_ROOT and OUTPUTS_ROOT move them)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Usage: bash scripts/prepare.sh NAME {a4|tatoeba|folder} INPUT [prepare options]
 # Checks and prepares a parallel corpus into data-bin/NAME/text/ (see
-# `python -m cs224n_nmt_plugin.prepare --help` for the sources, recipes and options).
+# `cs224n-nmt prepare --help` for the sources, recipes and options).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 [[ $# -ge 3 ]] || die "usage: bash scripts/prepare.sh NAME {a4|tatoeba|folder} INPUT [options]"
 corpus_paths "$1"
@@ -18,5 +18,5 @@ if is_current "$TEXT_DIR/.stamp" "$settings" "${inputs[@]}"; then
   exit 0
 fi
 say "preparing $source_kind corpus $input -> $TEXT_DIR"
-python -m cs224n_nmt_plugin.prepare "$source_kind" "$input" --out "$TEXT_DIR" "$@"
+cs224n-nmt prepare "$source_kind" "$input" --out "$TEXT_DIR" "$@"
 mark_done "$TEXT_DIR/.stamp" "$settings"

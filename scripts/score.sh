@@ -11,4 +11,4 @@ label=${2:-"$NAME test"}
 hypotheses=${3:-$RUN_DIR/test_outputs.txt}
 references=${4:-$TEXT_DIR/ref.test.en}
 say "scoring $hypotheses against $references"
-python -m cs224n_nmt_plugin.score "$RUN_DIR/scores.json" "$label" "$hypotheses" "$references"
+cs224n-nmt score "$RUN_DIR/scores.json" "$label" "$hypotheses" "$references"

@@ -49,7 +49,7 @@ if [[ -f $stamp ]]; then
 fi
 mkdir -p "$CHECKPOINT_DIR"
 if [[ -f $CHECKPOINT_DIR/checkpoint_last.pt ]]; then
-  python -m cs224n_nmt_plugin.preflight resume "$CHECKPOINT_DIR" "$BIN_DIR"
+  cs224n-nmt preflight resume "$CHECKPOINT_DIR" "$BIN_DIR"
   say "resuming from $CHECKPOINT_DIR/checkpoint_last.pt"
 fi
 say "fairseq-train ($recipe recipe) on $BIN_DIR, log: $RUN_DIR/train.log"
@@ -57,7 +57,7 @@ fairseq-train "${common[@]}" "${settings[@]}" "$@" 2>&1 | tee -a "$RUN_DIR/train
 [[ -f $CHECKPOINT_DIR/checkpoint_best.pt ]] || die "training wrote no $CHECKPOINT_DIR/checkpoint_best.pt (see $RUN_DIR/train.log)"
 mark_done "$stamp" "$description"
 say "done: $CHECKPOINT_DIR/checkpoint_best.pt"
-if python -m cs224n_nmt_plugin.learning_curve "$RUN_DIR/train.log" "$CHECKPOINT_DIR/learning_curve.png"; then
+if cs224n-nmt curve "$RUN_DIR/train.log" "$CHECKPOINT_DIR/learning_curve.png"; then
   say "learning curve: $CHECKPOINT_DIR/learning_curve.png"
 else
   say "warning: no learning curve drawn (the log needs --log-interval points and a validation)"

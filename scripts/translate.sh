@@ -15,7 +15,7 @@ if is_current "$RUN_DIR/.translate.stamp" "translate" "$RUN_DIR/.train.stamp"; t
   exit 0
 fi
 checkpoint=$CHECKPOINT_DIR/checkpoint_best.pt
-python -m cs224n_nmt_plugin.preflight check "$checkpoint" "$BIN_DIR"
+cs224n-nmt preflight check "$checkpoint" "$BIN_DIR"
 device=()
 has_cuda || device=(--cpu)
 trap 'rm -f "$RUN_DIR/generate-test.txt.tmp"' EXIT
@@ -26,7 +26,7 @@ fairseq-generate "$BIN_DIR" --user-dir "$PLUGIN" --source-lang es --target-lang 
   --beam 5 --max-len-a 0 --max-len-b 70 --unnormalized \
   --batch-size 64 --required-batch-size-multiple 1 > "$RUN_DIR/generate-test.txt.tmp"
 mv "$RUN_DIR/generate-test.txt.tmp" "$RUN_DIR/generate-test.txt"
-python -m cs224n_nmt_plugin.translation_io collect "$TEXT_DIR" "$RUN_DIR/generate-test.txt" "$output" \
+cs224n-nmt collect "$TEXT_DIR" "$RUN_DIR/generate-test.txt" "$output" \
   --count "$(wc -l < "$TEXT_DIR/test.es")"
 mark_done "$RUN_DIR/.translate.stamp" "translate"
 say "wrote $output ($(wc -l < "$output") lines)"

@@ -13,11 +13,11 @@ use_venv
 [[ -f $input ]] || die "$input: no such file"
 [[ -f $RUN_DIR/.train.stamp ]] || die "no finished training in $RUN_DIR: run bash scripts/train.sh $NAME first"
 checkpoint=$CHECKPOINT_DIR/checkpoint_best.pt
-python -m cs224n_nmt_plugin.preflight check "$checkpoint" "$BIN_DIR"
+cs224n-nmt preflight check "$checkpoint" "$BIN_DIR"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-python -m cs224n_nmt_plugin.translation_io encode "$TEXT_DIR" "$input" "$work/input.es"
+cs224n-nmt encode "$TEXT_DIR" "$input" "$work/input.es"
 device=()
 has_cuda || device=(--cpu)
 say "fairseq-interactive: $input -> $output"
@@ -25,6 +25,6 @@ fairseq-interactive "$BIN_DIR" --user-dir "$PLUGIN" --source-lang es --target-la
   --path "$checkpoint" --input "$work/input.es" "${device[@]}" \
   --beam 5 --max-len-a 0 --max-len-b 70 --unnormalized --buffer-size 2048 --batch-size 64 \
   > "$work/interactive.txt"
-python -m cs224n_nmt_plugin.translation_io collect "$TEXT_DIR" "$work/interactive.txt" "$output" \
+cs224n-nmt collect "$TEXT_DIR" "$work/interactive.txt" "$output" \
   --count "$(wc -l < "$work/input.es")"  # encode's lines: a last line without \n counts too
 say "wrote $output ($(wc -l < "$output") lines)"

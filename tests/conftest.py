@@ -7,7 +7,7 @@ import torch
 from fairseq.data import Dictionary, LanguagePairDataset
 
 import cs224n_nmt_plugin  # noqa: F401  (registers the model)
-from cs224n_nmt_plugin.model import CS224nNMTModel
+from cs224n_nmt_plugin.models import CS224nNMTModel
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

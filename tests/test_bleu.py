@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from cs224n_nmt_plugin.bleu import SentenceBleu, a4_corpus_bleu, main, sentence_bleu
+from cs224n_nmt_plugin.cli import main
+from cs224n_nmt_plugin.text.bleu import SentenceBleu, a4_corpus_bleu, sentence_bleu
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -224,7 +225,7 @@ def test_sentence_bleu_needs_a_reference():
 
 def run_cli(*args):
     return subprocess.run(
-        [sys.executable, "-m", "cs224n_nmt_plugin.bleu", *map(str, args)],
+        [sys.executable, "-m", "cs224n_nmt_plugin", "bleu", *map(str, args)],
         cwd=REPO, capture_output=True, text=True, timeout=120,
     )
 
@@ -275,7 +276,7 @@ def test_cli_missing_file(tmp_path):
     missing = tmp_path / "nope.txt"
     completed = run_cli(hyp, missing, "--corpus")
     assert completed.returncode == 1
-    assert stderr_lines(completed) == [f"error: {missing}: no such file"]
+    assert stderr_lines(completed) == [f"error: {missing}: missing or not a file"]
 
 
 def test_cli_undecodable_file(tmp_path, capsys):
@@ -283,6 +284,6 @@ def test_cli_undecodable_file(tmp_path, capsys):
     hyp = tmp_path / "hyp.txt"
     hyp.write_bytes(b"caf\xe9\n")  # Latin-1, not UTF-8
     ref = write(tmp_path / "ref.txt", ["cafe"])
-    assert main([str(hyp), str(ref)]) == 1
+    assert main(["bleu", str(hyp), str(ref)]) == 1
     captured = capsys.readouterr()
-    assert captured.err == f"error: {hyp}: not valid UTF-8 (byte 0xe9 at offset 3)\n"
+    assert captured.err == f"error: {hyp}: line 1 is not UTF-8 (byte 0xe9 at offset 3)\n"

@@ -70,7 +70,7 @@ def test_reordered_state_continues_the_reordered_sentences(model_args):
 def test_first_beam_step_is_computed_once_per_sentence(model_args, monkeypatch):
     """Rows that beam search starts as copies of one sentence share their first step; every
     step then equals what the same rows give when computed one by one."""
-    from cs224n_nmt_plugin.batch_rows import SOURCE_ROWS
+    from cs224n_nmt_plugin.models.beam_rows import SOURCE_ROWS
 
     model, tgt_dict, batch = random_model_and_batch(5, model_args)
     net_input = batch["net_input"]
@@ -96,13 +96,13 @@ def test_first_beam_step_is_computed_once_per_sentence(model_args, monkeypatch):
 
 
 def test_rows_share_a_first_step_only_with_their_sentence_and_tokens():
-    from cs224n_nmt_plugin.batch_rows import first_step_rows
+    from cs224n_nmt_plugin.models.beam_rows import first_step_copies
 
     rows = torch.tensor([0, 0, 1, 1, 1])
-    representatives, copies = first_step_rows(rows, torch.tensor([[2], [2], [5], [5], [5]]))
-    assert torch.equal(rows[representatives], torch.tensor([0, 1])) and torch.equal(copies, rows)
-    assert first_step_rows(rows, torch.tensor([[2], [2], [5], [6], [5]])) is None  # a row of sentence 1 differs
-    assert first_step_rows(torch.arange(5), torch.full((5, 1), 2)) is None  # greedy: one row a sentence
+    copies = first_step_copies(rows, torch.tensor([[2], [2], [5], [5], [5]]))
+    assert torch.equal(rows[copies.representatives], torch.tensor([0, 1])) and torch.equal(copies.of_row, rows)
+    assert first_step_copies(rows, torch.tensor([[2], [2], [5], [6], [5]])) is None  # a row of sentence 1 differs
+    assert first_step_copies(torch.arange(5), torch.full((5, 1), 2)) is None  # greedy: one row a sentence
 
 
 def teacher_forced_scores(model, src_tokens, src_lengths, hypothesis_tokens, eos):
@@ -135,14 +135,32 @@ def test_every_beam_hypothesis_scores_as_teacher_forced(model_args):
 
 
 def test_reordering_within_sentences_shares_per_sentence_tensors():
-    from cs224n_nmt_plugin.batch_rows import SOURCE_ROWS, reorder_rows
+    """Beam reorders that keep every row with its sentence copy no encoder output, key or value;
+    one that drops a sentence (it finished) selects them like the recurrent state."""
+    model, _, batch = random_model_and_batch(4, {})
+    net_input = batch["net_input"]
+    beams = torch.arange(6).repeat_interleave(2)  # two hypotheses a sentence
+    with torch.no_grad():
+        encoder_out = model.encoder.reorder_encoder_out(model.encoder(net_input["src_tokens"], net_input["src_lengths"]),
+                                                        beams)
+        incremental_state = {}
+        model.decoder(net_input["prev_output_tokens"][beams, :1], encoder_out, incremental_state=incremental_state)
+    steps = model.decoder.get_incremental_state(incremental_state, "steps")
 
-    beams = torch.tensor([0, 0, 1, 1])  # two sentences, two hypotheses each
-    state = {SOURCE_ROWS: beams, "keys": torch.tensor([[1.0], [1.0], [2.0], [2.0]]), "h": torch.arange(4.0)}
-    within = reorder_rows(state, torch.tensor([1, 1, 3, 2]), per_sentence={"keys"})
-    assert within["keys"] is state["keys"] and torch.equal(within["h"], torch.tensor([1.0, 1.0, 3.0, 2.0]))
-    shrunk = reorder_rows(state, torch.tensor([2, 3]), per_sentence={"keys"})  # sentence 0 finished
-    assert torch.equal(shrunk["keys"], torch.tensor([[2.0], [2.0]])) and torch.equal(shrunk[SOURCE_ROWS], beams[2:])
+    within = torch.tensor([1, 1, 3, 2, 4, 5, 7, 6, 8, 8, 11, 10])
+    assert model.encoder.reorder_encoder_out(encoder_out, within) is encoder_out
+    model.decoder.reorder_incremental_state(incremental_state, within)
+    kept = model.decoder.get_incremental_state(incremental_state, "steps")
+    assert kept["memory"] is steps["memory"]
+    assert torch.equal(kept["state"].h, steps["state"].h[within])
+
+    finished = torch.tensor([2, 3, 5, 4])  # sentences 0, 3, 4 and 5 finished
+    shrunk = model.encoder.reorder_encoder_out(encoder_out, finished)
+    assert torch.equal(shrunk["enc_hiddens"], encoder_out["enc_hiddens"][finished])
+    model.decoder.reorder_incremental_state(incremental_state, finished)
+    selected = model.decoder.get_incremental_state(incremental_state, "steps")
+    assert torch.equal(selected["memory"].keys, kept["memory"].keys[finished])
+    assert torch.equal(selected["source_rows"], torch.tensor([1, 1, 2, 2]))
 
 
 def test_generation_preparation_keeps_the_logits_and_the_saved_weights():

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from conftest import build_model, collate, make_dictionary, random_sentences
-from cs224n_nmt_plugin.cs224n_format import CS224N_TO_FAIRSEQ, from_cs224n_state_dict
+from cs224n_nmt_plugin.homework.parameter_names import CS224N_TO_FAIRSEQ, from_cs224n_state_dict
 
 E, H = 6, 5  # embed and hidden sizes: distinct so that transposed weights cannot pass
 

@@ -1,4 +1,4 @@
-"""The decoder's hand-written backward pass (decoder_recurrence.py) against finite differences:
+"""The decoder's hand-written backward pass (models/recurrence.py) against finite differences:
 first the recurrence alone, then the whole model's loss through every parameter it splits,
 regroups or projects once per sentence."""
 import pytest
@@ -6,8 +6,8 @@ import torch
 from torch.func import functional_call
 
 from conftest import build_model, collate, make_dictionary, random_sentences
-from cs224n_nmt_plugin.attention import ATTENTIONS, build_attention
-from cs224n_nmt_plugin.decoder_recurrence import decoder_recurrence
+from cs224n_nmt_plugin.models.attention import ATTENTIONS, build_attention
+from cs224n_nmt_plugin.models.recurrence import RecurrentState, SourceMemory, StepWeights, decoder_recurrence
 
 STEPS, BATCH, SOURCE, HIDDEN = 4, 3, 5, 4
 
@@ -40,9 +40,10 @@ def test_recurrence_gradients_match_finite_differences(attention_name, dropout):
     def run(input_gates, h0, c0, o0, recurrent_weight, keys, values, output_weight, *weights):
         # score_weights() hands the recurrence this call's (perturbed) copies
         attention.score_weights = lambda: weights
-        outputs, _, h, c = decoder_recurrence(attention, input_gates, h0, c0, o0, recurrent_weight, keys, values,
-                                              padding_mask, output_weight, dropout_mask)
-        return outputs, h, c
+        outputs, _, state = decoder_recurrence(input_gates, RecurrentState(h0, c0, o0),
+                                               SourceMemory(keys, values, padding_mask),
+                                               StepWeights(recurrent_weight, output_weight, attention), dropout_mask)
+        return outputs, state.h, state.c
 
     assert torch.autograd.gradcheck(run, inputs + score_weights)
 

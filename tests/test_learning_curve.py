@@ -1,4 +1,4 @@
-"""Tests for cs224n_nmt_plugin.learning_curve: parsing a fairseq-train json log, the PNG and
+"""Tests for the learning curves (cs224n_nmt_plugin/text/learning_curve.py): parsing a fairseq-train json log, the PNG and
 JSON it writes, and its one-line errors on the command line."""
 import json
 import subprocess
@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from cs224n_nmt_plugin.learning_curve import (
+from cs224n_nmt_plugin.errors import InputError
+from cs224n_nmt_plugin.text.learning_curve import (
     FIGURE_DPI,
     FIGURE_SIZE_INCHES,
-    CurveError,
     Curves,
     Point,
     _write_atomically,
@@ -59,7 +59,7 @@ EXPECTED = Curves(
 
 def run_cli(*args):
     return subprocess.run(
-        [sys.executable, "-m", "cs224n_nmt_plugin.learning_curve", *map(str, args)],
+        [sys.executable, "-m", "cs224n_nmt_plugin", "curve", *map(str, args)],
         cwd=REPO, capture_output=True, text=True, timeout=120,
     )
 
@@ -70,12 +70,12 @@ def test_parse_log_extracts_train_inner_and_valid_points():
 
 def test_bad_record_is_reported_with_its_line_number():
     broken = TRAIN_INNER_5.replace('"ppl": "247.97", ', "")
-    with pytest.raises(CurveError, match=r"^train\.log, line 4: bad train_inner record \(KeyError\('ppl'\)\)$"):
+    with pytest.raises(InputError, match=r"^train\.log: line 4: bad train_inner record \(KeyError\('ppl'\)\)$"):
         parse_log((LOG_HEAD + broken + LOG_BODY).splitlines(), source="train.log")
 
 
 def test_module_import_does_not_load_matplotlib():
-    code = "import sys, cs224n_nmt_plugin.learning_curve; print('matplotlib' in sys.modules)"
+    code = "import sys, cs224n_nmt_plugin.text.learning_curve; print('matplotlib' in sys.modules)"
     completed = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert completed.stdout == "False\n", completed.stderr
 
@@ -139,7 +139,7 @@ def test_failed_write_leaves_the_old_file_and_no_partial_one(tmp_path):
         handle.write(b"half a PNG")
         raise OSError(28, "No space left on device")
 
-    with pytest.raises(CurveError, match=r"curve\.png: cannot write \(No space left on device\)$"):
+    with pytest.raises(InputError, match=r"curve\.png: cannot write \(No space left on device\)$"):
         _write_atomically(out_png, write_half_then_fail)
     assert [p.name for p in tmp_path.iterdir()] == ["curve.png"]
     assert out_png.read_bytes() == b"old"
@@ -163,5 +163,5 @@ def test_mermaid_chart_reads_each_run_at_whole_minutes_both_cover():
 
 
 def test_mermaid_chart_of_runs_without_a_common_minute_is_an_error():
-    with pytest.raises(CurveError, match="no whole minute"):
+    with pytest.raises(ValueError, match="no whole minute"):
         mermaid_dev_ppl({"a": valid_points((10, 9.0), (50, 8.0)), "b": valid_points((70, 9.0))}, ["#000000"] * 2)

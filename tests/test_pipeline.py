@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from conftest import REPO
-from cs224n_nmt_plugin.bleu import a4_corpus_bleu
+from cs224n_nmt_plugin.text.bleu import a4_corpus_bleu
 
 
 def script(name, *args, env):

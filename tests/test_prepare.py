@@ -1,4 +1,4 @@
-"""Tests of the data-preparation step (cs224n_nmt_plugin/prepare.py)."""
+"""Tests of the data-preparation step (cs224n_nmt_plugin/text/prepare.py)."""
 import json
 import subprocess
 import sys
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from cs224n_nmt_plugin import prepare
-from cs224n_nmt_plugin.prepare import (
+from cs224n_nmt_plugin.text import prepare
+from cs224n_nmt_plugin.text.prepare import (
     EMPTY_TOKEN,
     decode_a4_line,
     decode_bpe_line,
@@ -24,7 +24,7 @@ needs_shared = pytest.mark.skipif(not A4_DATA.is_dir(), reason=f"shared data not
 
 def run_prepare(*args):
     """Runs the command line in a fresh interpreter."""
-    command = [sys.executable, "-m", "cs224n_nmt_plugin.prepare", *map(str, args)]
+    command = [sys.executable, "-m", "cs224n_nmt_plugin", "prepare", *map(str, args)]
     return subprocess.run(command, capture_output=True, text=True, cwd=REPO)
 
 
@@ -60,10 +60,10 @@ def output_pairs(out, split):
 # ----- imports ---------------------------------------------------------------------------
 
 
-def test_module_imports_neither_fairseq_torch_nor_subword_libraries():
+def test_module_imports_no_subword_library_until_the_bpe_recipe_runs():
     check = (
-        "import sys, cs224n_nmt_plugin.prepare\n"
-        "print(sorted(m for m in ('fairseq', 'torch', 'sacremoses', 'subword_nmt') if m in sys.modules))\n"
+        "import sys, cs224n_nmt_plugin.text.prepare\n"
+        "print(sorted(m for m in ('sacremoses', 'subword_nmt') if m in sys.modules))\n"
     )
     result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True, cwd=REPO)
     assert result.stdout.strip() == "[]"
@@ -240,9 +240,9 @@ def test_failed_write_leaves_no_temporary_files(tmp_path, monkeypatch):
     def failing_replace(source, target):
         raise OSError(28, "No space left on device")
 
-    from cs224n_nmt_plugin import atomic_files
+    from cs224n_nmt_plugin.text import files
 
-    monkeypatch.setattr(atomic_files.os, "replace", failing_replace)
+    monkeypatch.setattr(files.os, "replace", failing_replace)
     with pytest.raises(OSError):
         prepare.write_atomically(tmp_path, {"train.es": "uno\n", "train.en": "one\n"})
     assert list(tmp_path.iterdir()) == []

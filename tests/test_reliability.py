@@ -31,8 +31,11 @@ import pytest
 import torch
 
 from conftest import REPO
-from cs224n_nmt_plugin import preflight, prepare
-from cs224n_nmt_plugin.model import DEFAULT_MAX_POSITIONS, CS224nNMTModel
+from cs224n_nmt_plugin import preflight
+from cs224n_nmt_plugin.errors import InputError
+from cs224n_nmt_plugin.text import prepare
+from cs224n_nmt_plugin.models import CS224nNMTModel
+from cs224n_nmt_plugin.models.nmt_model import DEFAULT_MAX_POSITIONS
 
 BIN = Path(sys.executable).parent
 PLUGIN = str(REPO / "cs224n_nmt_plugin")
@@ -188,7 +191,7 @@ def interrupted(corpus):
         try:
             preflight.check(path, data_bin_root / NAME)
             after_kill["readable"][path.name] = True
-        except preflight.PreflightError:
+        except InputError:
             after_kill["readable"][path.name] = False
     last = checkpoints / "checkpoint_last.pt"
     newest = max(checkpoints.glob("checkpoint_*_*.pt"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))
@@ -452,7 +455,7 @@ def test_resume_preflight_replaces_only_a_damaged_checkpoint_last(uninterrupted,
     assert preflight.resume(save_dir, data_bin) is None and last.read_bytes() == good  # intact: kept
 
     last.write_bytes(good[: len(good) // 3])
-    with pytest.raises(preflight.PreflightError, match="truncated or damaged.*no other checkpoint .* remove it"):
+    with pytest.raises(InputError, match="truncated or damaged.*no other checkpoint .* remove it"):
         preflight.resume(save_dir, data_bin)
     state = torch.load(run_dir / "checkpoints" / "checkpoint_last.pt", map_location="cpu", weights_only=True)
     for updates in (40, 60):  # two intact checkpoints of different ages, and a truncated one
@@ -467,7 +470,7 @@ def test_resume_preflight_replaces_only_a_damaged_checkpoint_last(uninterrupted,
     shutil.copytree(data_bin, other_bin)
     (other_bin / "dict.en.txt").write_text((other_bin / "dict.en.txt").read_text() + "M 9\n")
     entries = len(LETTERS) + 4  # the words and fairseq's 4 specials
-    with pytest.raises(preflight.PreflightError,
+    with pytest.raises(InputError,
                        match=f"{entries}-entry en dictionary but .*dict.en.txt has {entries + 1} entries"):
         preflight.resume(save_dir, other_bin)
 

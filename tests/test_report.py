@@ -1,4 +1,4 @@
-"""Tests for cs224n_nmt_plugin.report: the report's content from a hypotheses file (no model),
+"""Tests for the report (cs224n_nmt_plugin/text/report.py): the report's content from a hypotheses file (no model),
 attention heatmaps from a real checkpoint, and rendering in headless Chromium."""
 import base64
 import html
@@ -13,8 +13,10 @@ import sacrebleu
 import torch
 
 from conftest import REPO
-from cs224n_nmt_plugin import prepare, report
-from cs224n_nmt_plugin.bleu import A4_WEIGHTS, a4_corpus_bleu, sentence_bleu, tokenize
+from cs224n_nmt_plugin.cli import COMMANDS, command_parser, main
+from cs224n_nmt_plugin.text import prepare, report
+from cs224n_nmt_plugin.text.translation_io import encode_for_data_bin
+from cs224n_nmt_plugin.text.bleu import A4_WEIGHTS, a4_corpus_bleu, sentence_bleu, tokenize
 
 SOURCES = [
     "el perro grande come carne",
@@ -67,7 +69,7 @@ def run_report(files, *extra, data_bin=True):
             "--hypotheses", str(files["hypotheses"]), "--out", str(files["out"]), *extra]
     if data_bin:
         argv += ["--data-bin", str(files["data_bin"])]
-    assert report.main(argv) == 0
+    assert main(["report", *argv]) == 0
     return (files["out"] / "report.html").read_text(encoding="utf-8")
 
 
@@ -99,7 +101,8 @@ def check_png(png):
 
 def test_scores_are_those_of_the_bleu_functions(files):
     page = run_report(files)
-    built, _ = report.build_report(report.build_parser().parse_args(
+    parser, _ = command_parser("report", COMMANDS["report"])
+    built, _ = report.build_report(parser.parse_args(
         ["--source", str(files["source"]), "--reference", str(files["reference"]),
          "--hypotheses", str(files["hypotheses"]), "--out", str(files["out"])]))
     a4 = round(a4_corpus_bleu(HYPOTHESES, REFERENCES), 2)
@@ -165,13 +168,13 @@ def test_without_matplotlib_the_report_has_no_images(files, monkeypatch, capsys)
     ("short reference", lambda f: write_lines(f["reference"], REFERENCES[:4]), "test.en: has 4 lines but"),
     ("missing hypotheses", lambda f: f["hypotheses"].unlink(), "out.txt: missing or not a file"),
     ("bad dictionary", lambda f: write_lines(f["data_bin"] / "dict.es.txt", ["el"]), "dict.es.txt: line 1 is not"),
-    ("not UTF-8", lambda f: f["source"].write_bytes(b"\xff\n" * 5), "test.es: is not UTF-8"),
+    ("not UTF-8", lambda f: f["source"].write_bytes(b"\xff\n" * 5), "test.es: line 1 is not UTF-8"),
 ])
 def test_bad_input_is_one_line_naming_the_file_and_writes_nothing(files, capsys, problem, edit, message):
     edit(files)
     argv = ["--source", str(files["source"]), "--reference", str(files["reference"]), "--hypotheses",
             str(files["hypotheses"]), "--data-bin", str(files["data_bin"]), "--out", str(files["out"])]
-    assert report.main(argv) == 1
+    assert main(["report", *argv]) == 1
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert not files["out"].exists() or not any(files["out"].iterdir())
@@ -179,7 +182,7 @@ def test_bad_input_is_one_line_naming_the_file_and_writes_nothing(files, capsys,
 
 def test_attention_needs_a_checkpoint(files, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        report.main(["--source", str(files["source"]), "--reference", str(files["reference"]), "--hypotheses",
+        main(["report", "--source", str(files["source"]), "--reference", str(files["reference"]), "--hypotheses",
                      str(files["hypotheses"]), "--out", str(files["out"]), "--attention-for", "1"])
     assert exit_info.value.code == 2 and "--attention-for needs --checkpoint" in capsys.readouterr().err
 
@@ -188,7 +191,7 @@ def test_attention_lines_past_the_end_are_refused_before_loading(files, capsys):
     argv = ["--source", str(files["source"]), "--reference", str(files["reference"]), "--checkpoint",
             str(files["out"] / "none.pt"), "--data-bin", str(files["data_bin"]), "--out", str(files["out"]),
             "--attention-for", "2,6"]
-    assert report.main(argv) == 1
+    assert main(["report", *argv]) == 1
     assert "test.es: has 5 lines; --attention-for 6 is past the end" in capsys.readouterr().err
 
 
@@ -240,7 +243,7 @@ def model_files(tmp_path_factory):
         write_lines(corpus / f"{split}.es", [es for es, _ in TRAIN_PAIRS])
         write_lines(corpus / f"{split}.en", [en for _, en in TRAIN_PAIRS])
     data_bin = root / "data-bin"
-    assert prepare.main(["folder", str(corpus), "--out", str(data_bin / "text")]) == 0
+    assert main(["prepare", "folder", str(corpus), "--out", str(data_bin / "text")]) == 0
     for lang in ("es", "en"):
         write_dictionary(data_bin / f"dict.{lang}.txt", (data_bin / "text" / f"train.{lang}").read_text().splitlines())
     checkpoint = root / "checkpoints" / "checkpoint_best.pt"
@@ -254,7 +257,7 @@ def model_files(tmp_path_factory):
 @pytest.fixture(scope="module")
 def model_report(model_files):
     f = model_files
-    assert report.main(["--source", str(f["source"]), "--reference", str(f["reference"]), "--checkpoint",
+    assert main(["report", "--source", str(f["source"]), "--reference", str(f["reference"]), "--checkpoint",
                         str(f["checkpoint"]), "--data-bin", str(f["data_bin"]), "--out", str(f["out"]),
                         "--attention-for", "2,3,4"]) == 0
     return (f["out"] / "report.html").read_text(encoding="utf-8")
@@ -271,10 +274,13 @@ def teacher_forced_attention(model, source_tokens, hypothesis_tokens):
 
 
 def test_heatmaps_show_the_attention_the_model_used(model_files):
+    from cs224n_nmt_plugin.translator import Translator
+
     f = model_files
-    model = report.load_model(f["checkpoint"], f["data_bin"])
-    encoded = report.encode_sources(MODEL_SOURCES, f["data_bin"])
-    hypotheses, heatmaps = report.translate(model, encoded, "word", (2, 3, 4))
+    translator = Translator(f["checkpoint"], f["data_bin"])
+    model = translator.hub
+    hypotheses, heatmaps = report.translate(translator, MODEL_SOURCES, (2, 3, 4))
+    encoded = encode_for_data_bin(MODEL_SOURCES, f["data_bin"])
     assert [h.index for h in heatmaps] == [2, 3, 4]
     assert heatmaps[0].source_tokens == ["el", prepare.EMPTY_TOKEN, "gato", "</s>"]  # encoded like the corpus
     assert heatmaps[2].source_tokens == ["un", "zorro (unk)", "bebe", "</s>"]

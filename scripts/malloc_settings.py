@@ -8,7 +8,8 @@ process for reuse. Measured here with bench.py (three alternating runs each): tr
 steps about 8% faster for both cs224n_lstm and fairseq lstm, peak memory 2-7% higher.
 
 The pipeline (scripts/lib.sh), scripts/compare.py (both models) and scripts/bench.py run
-with them; ``python -m cs224n_nmt_plugin.allocator_settings`` prints them as shell exports.
+with them; ``python scripts/malloc_settings.py`` prints them as shell exports (a value the user
+set already wins).
 """
 import os
 

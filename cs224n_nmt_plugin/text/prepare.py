@@ -1,4 +1,6 @@
-"""Prepare a Spanish-English parallel corpus for fairseq-preprocess.
+"""Check and prepare a Spanish-English parallel corpus for fairseq-preprocess.
+
+    cs224n-nmt prepare {a4,folder,tatoeba} INPUT --out DIR [--recipe word|bpe] [options]
 
 Reads a corpus, checks it, and writes ``train.es train.en valid.es valid.en test.es
 test.en`` (plus ``prepare.json``, the untouched English references ``ref.valid.en
@@ -28,8 +30,7 @@ Recipes (``--recipe``):
         BPE learned separately per language on the train split only (``--bpe-merges``,
         default 8000) and applied to every split. ``decode_bpe_line`` undoes both.
 
-Input policy: lines end at \\n, \\r or \\r\\n (as Python's text files read them); files must
-be UTF-8; a pair whose Spanish or English side is empty or whitespace-only is dropped from
+Input policy: files must be UTF-8, lines end at \\n, \\r or \\r\\n; a pair whose Spanish or English side is empty or whitespace-only is dropped from
 both sides, and the count per split is printed and recorded (for tatoeba a whitespace-only
 TSV line counts as such a pair and the count is recorded under "corpus"). A pair with a side
 of more than MAX_TOKENS (1023) tokens as fairseq reads the written line (whitespace-separated,
@@ -51,11 +52,11 @@ import io
 import json
 import random
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cs224n_nmt_plugin.atomic_files import text_writer, write_files
+from cs224n_nmt_plugin.errors import InputError
+from cs224n_nmt_plugin.text.files import read_lines, text_writer, write_files
 
 EMPTY_TOKEN = "<empty>"
 LANGS = ("es", "en")
@@ -68,13 +69,6 @@ MANIFEST_NAME = "prepare.json"
 # The most tokens a side may have: the model's 1024 source/target positions
 # (model.DEFAULT_MAX_POSITIONS, fairseq's --max-source/target-positions) less the </s> fairseq appends.
 MAX_TOKENS = 1023
-
-
-class PrepareError(Exception):
-    """An input problem; its message is one line that names the file."""
-
-    def __init__(self, path, problem):
-        super().__init__(f"{path}: {problem}")
 
 
 @dataclass
@@ -157,24 +151,10 @@ def postprocess_hypothesis(line, recipe, lang="en"):
 # ----- reading and checking inputs -------------------------------------------------------
 
 
-def read_lines(path):
-    """The lines of a UTF-8 text file, without line ends."""
-    path = Path(path)
-    if not path.is_file():
-        raise PrepareError(path, "missing or not a file")
-    lines = []
-    for number, raw in enumerate(path.read_bytes().splitlines(), start=1):
-        try:
-            lines.append(raw.decode("utf-8"))
-        except UnicodeDecodeError as error:
-            raise PrepareError(path, f"line {number} is not UTF-8 ({error.reason} at byte {error.start})")
-    return lines
-
-
 def read_parallel(es_path, en_path):
     es_lines, en_lines = read_lines(es_path), read_lines(en_path)
     if len(es_lines) != len(en_lines):
-        raise PrepareError(es_path, f"has {len(es_lines)} lines but {en_path} has {len(en_lines)}")
+        raise InputError(es_path, f"has {len(es_lines)} lines but {en_path} has {len(en_lines)}")
     return list(zip(es_lines, en_lines))
 
 
@@ -186,7 +166,7 @@ def drop_empty_pairs(pairs):
 
 def require_pairs(pairs, path):
     if not pairs:
-        raise PrepareError(path, "no sentence pairs (after dropping empty ones)")
+        raise InputError(path, "no sentence pairs (after dropping empty ones)")
 
 
 def find_split_stem(folder, split, accepted_stems):
@@ -194,7 +174,7 @@ def find_split_stem(folder, split, accepted_stems):
     present = [stem for stem in accepted_stems if (folder / f"{stem}.es").exists()]
     if len(present) > 1:
         names = " and ".join(f"{stem}.es" for stem in present)
-        raise PrepareError(folder, f"both {names} exist; keep one")
+        raise InputError(folder, f"both {names} exist; keep one")
     return present[0] if present else accepted_stems[0]
 
 
@@ -202,7 +182,7 @@ def load_split_folder(folder, accepted_stems):
     """A corpus from a folder of parallel files; ``accepted_stems`` maps split -> stems."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise PrepareError(folder, "no such folder")
+        raise InputError(folder, "no such folder")
     splits, input_files, dropped = {}, [], {}
     for split in SPLITS:
         stem = find_split_stem(folder, split, accepted_stems[split])
@@ -223,14 +203,14 @@ def read_tsv_pairs(path):
         elif not line.strip():
             pairs.append(("", ""))
         else:
-            raise PrepareError(path, f"line {number} has no tab (expected english<TAB>spanish)")
+            raise InputError(path, f"line {number} has no tab (expected english<TAB>spanish)")
     return pairs
 
 
 def shuffle_and_split(pairs, seed, valid_size, test_size, path):
     """valid = the first valid_size shuffled pairs, test = the next test_size, train = the rest."""
     if len(pairs) <= valid_size + test_size:
-        raise PrepareError(path, f"{len(pairs)} pairs, need more than valid {valid_size} + test {test_size}")
+        raise InputError(path, f"{len(pairs)} pairs, need more than valid {valid_size} + test {test_size}")
     shuffled = list(pairs)
     random.Random(seed).shuffle(shuffled)
     boundary = valid_size + test_size
@@ -256,7 +236,7 @@ def drop_long_pairs(corpus, files, input_path):
         keep = [i for i, lines in enumerate(zip(*sides)) if max(map(fairseq_token_count, lines)) <= MAX_TOKENS]
         corpus.dropped_long_pairs[split] = len(sides[0]) - len(keep)
         if not keep:
-            raise PrepareError(input_path, f"the {split} split has no pair of at most {MAX_TOKENS} tokens a side")
+            raise InputError(input_path, f"the {split} split has no pair of at most {MAX_TOKENS} tokens a side")
         if len(keep) < len(sides[0]):
             corpus.splits[split] = [corpus.splits[split][i] for i in keep]
             for lang, lines in zip(LANGS, sides):
@@ -265,7 +245,7 @@ def drop_long_pairs(corpus, files, input_path):
 
 def check_output_folder(out_dir, input_path):
     if Path(out_dir).resolve() == Path(input_path).resolve():
-        raise PrepareError(out_dir, "is the input folder; choose another output folder")
+        raise InputError(out_dir, "is the input folder; choose another output folder")
 
 
 # ----- recipes ---------------------------------------------------------------------------
@@ -373,7 +353,8 @@ def positive_int(text):
     return value
 
 
-def build_parser():
+def add_arguments(parser):
+    """The prepare command's arguments: a source (a4, folder or tatoeba) and its options."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder (created if missing)")
     common.add_argument("--recipe", choices=("word", "bpe"), default="word", help="default: word (the a4 text)")
@@ -381,12 +362,6 @@ def build_parser():
                         help=f"BPE merge operations per language (bpe recipe; default {DEFAULT_BPE_MERGES})")
     common.add_argument("--max-lines", type=positive_int, metavar="N", help="keep only the first N train pairs")
 
-    parser = argparse.ArgumentParser(
-        prog="python -m cs224n_nmt_plugin.prepare",
-        description=__doc__.split("\n\n")[0],
-        epilog=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
     sources = parser.add_subparsers(dest="source", required=True, metavar="SOURCE")
     a4 = sources.add_parser("a4", parents=[common], help="an a4 en_es_data/ folder (train/dev/test)")
     a4.add_argument("input", type=Path, metavar="FOLDER")
@@ -398,7 +373,6 @@ def build_parser():
     tatoeba.add_argument("--seed", type=int, default=1, help="shuffle seed (default 1)")
     tatoeba.add_argument("--valid-size", type=positive_int, default=2000, metavar="N", help="valid pairs (default 2000)")
     tatoeba.add_argument("--test-size", type=positive_int, default=2000, metavar="N", help="test pairs (default 2000)")
-    return parser
 
 
 def report(record, out_dir):
@@ -411,19 +385,6 @@ def report(record, out_dir):
     print(f"wrote {out_dir}")
 
 
-def main(argv=None):
-    args = build_parser().parse_args(argv)
-    try:
-        record = prepare_corpus(args)
-    except PrepareError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except OSError as error:
-        print(f"error: {error.filename or args.out}: {error.strerror or error}", file=sys.stderr)
-        return 1
+def run(args):
+    record = prepare_corpus(args)
     report(record, args.out)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

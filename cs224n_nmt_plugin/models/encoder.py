@@ -4,7 +4,7 @@ import torch.nn as nn
 from fairseq.models import FairseqEncoder
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from cs224n_nmt_plugin.batch_rows import SOURCE_ROWS, reorder_rows, source_rows
+from cs224n_nmt_plugin.models.beam_rows import SOURCE_ROWS, reorder, select_rows, source_rows
 
 
 class CS224nEncoder(FairseqEncoder):
@@ -14,7 +14,7 @@ class CS224nEncoder(FairseqEncoder):
     enc_padding_mask (B, S)      True at padding positions
     dec_init_h       (B, h)      h_0^dec = W_h [h_m^fwd ; h_1^bwd]                 eq (3)
     dec_init_c       (B, h)      c_0^dec = W_c [c_m^fwd ; c_1^bwd]                 eq (4)
-    source_rows      (B,)        each row's sentence, for beam reordering (batch_rows.py)
+    source_rows      (B,)        each row's sentence, for beam reordering (beam_rows.py)
 
     Padding may be on either side (fairseq left-pads sources by default): the tokens
     are moved to the front for the packed LSTM and its outputs moved back, so every
@@ -65,7 +65,8 @@ class CS224nEncoder(FairseqEncoder):
     def reorder_encoder_out(self, encoder_out, new_order):
         """Select and repeat sentences for beam search (all tensors are batch-first); every
         tensor here depends on its sentence alone, so a reorder within sentences copies nothing."""
-        return reorder_rows(encoder_out, new_order, per_sentence=encoder_out.keys())
+        _, same_sentences = reorder(encoder_out[SOURCE_ROWS], new_order)
+        return encoder_out if same_sentences else select_rows(encoder_out, new_order)
 
     def max_positions(self):
         return self.max_source_positions

@@ -2,7 +2,7 @@
 and the dot-product and additive variants of its attention question (``--attention``).
 
 Every variant has the same interface, used by the decoder and its recurrence
-(decoder_recurrence.py), which applies the softmax (8) and the weighted sum (9) common to all:
+(recurrence.py), which applies the softmax (8) and the weighted sum (9) common to all:
 
     keys = attention.project_keys(enc_hiddens)              # once per sentence (kept in the incremental state)
     e_t, saved = attention.step_scores(h_t, keys, *attention.score_weights())

@@ -1,6 +1,6 @@
 """A self-contained HTML report (and a markdown summary) of a system's translations of a test set.
 
-    python -m cs224n_nmt_plugin.report --source TEST.es --reference TEST.en \\
+    cs224n-nmt report --source TEST.es --reference TEST.en \\
         (--hypotheses OUT.txt [--data-bin DATA_BIN] | --checkpoint CKPT.pt --data-bin DATA_BIN) \\
         --out REPORT_DIR [--n 10] [--attention-for 1,5,9]
 
@@ -19,9 +19,8 @@ translations as a4 text. Contents:
   the corpus's recipe (DATA_BIN/text/prepare.json; without it the word recipe) has a token
   missing from DATA_BIN/dict.es.txt.
 * With --checkpoint, attention heatmaps for the lines of --attention-for (1-based; default
-  1,2,3). The model is loaded through fairseq's hub interface and translates like
-  scripts/translate.sh: beam 5, at most 70 tokens, hypotheses ranked by summed
-  log-probability. A heatmap is the soft attention alpha_t (eq 8) that the decoder computed
+  1,2,3). The model translates like scripts/translate.sh (translator.py: beam 5, at most 70
+  tokens, hypotheses ranked by summed log-probability). A heatmap is the soft attention alpha_t (eq 8) that the decoder computed
   while generating the kept hypothesis: a row per target token and a column per source
   token (each ending with </s>), every row summing to 1.
 
@@ -37,7 +36,6 @@ import argparse
 import base64
 import html
 import io
-import logging
 import re
 import statistics
 import sys
@@ -45,12 +43,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cs224n_nmt_plugin.bleu import A4_WEIGHTS, sentence_bleu, tokenize
-from cs224n_nmt_plugin.prepare import (
-    MANIFEST_NAME, encode_a4_line, positive_int, postprocess_hypothesis, write_atomically,
-)
-from cs224n_nmt_plugin.score import score_lines
-from cs224n_nmt_plugin.translation_io import TranslationIOError, encode_source_lines, read_text_lines, recipe_of
+from cs224n_nmt_plugin.errors import InputError, UsageError
+from cs224n_nmt_plugin.text.bleu import A4_WEIGHTS, sentence_bleu, tokenize
+from cs224n_nmt_plugin.text.files import read_lines
+from cs224n_nmt_plugin.text.prepare import positive_int, write_atomically
+from cs224n_nmt_plugin.text.scores import score_lines
+from cs224n_nmt_plugin.text.translation_io import BEAM, MAX_LEN_B, encode_for_data_bin
 
 if TYPE_CHECKING:
     import numpy
@@ -58,8 +56,6 @@ if TYPE_CHECKING:
 BLEU2_WEIGHTS = (0.5, 0.5)
 DEFAULT_N = 10
 DEFAULT_ATTENTION_FOR = (1, 2, 3)
-BEAM = 5
-MAX_LEN_B = 70
 HISTOGRAM_BINS = 20
 HEATMAP_INCHES_PER_TOKEN = 0.32
 DPI = 100
@@ -139,90 +135,38 @@ def corpus_rows(corpus):
 def read_dictionary_symbols(path):
     """The symbols of a fairseq dictionary file (lines "SYMBOL COUNT [#fairseq:overwrite]")."""
     symbols = set()
-    for number, line in enumerate(read_text_lines(path), start=1):
+    for number, line in enumerate(read_lines(path), start=1):
         fields = line.rstrip().rsplit(" ", 2)
         if fields[-1] == "#fairseq:overwrite":
             fields.pop()
         if len(fields) < 2 or not fields[-1].isdigit():
-            raise TranslationIOError(path, f"line {number} is not 'SYMBOL COUNT'")
+            raise InputError(path, f"line {number} is not 'SYMBOL COUNT'")
         symbols.add(" ".join(fields[:-1]))
     return symbols
-
-
-def recipe_of_data_bin(data_bin):
-    text_dir = Path(data_bin) / "text"
-    return recipe_of(text_dir) if (text_dir / MANIFEST_NAME).is_file() else "word"
-
-
-def encode_sources(lines, data_bin):
-    """Raw source lines as the corpus's recipe fed them to fairseq-preprocess."""
-    text_dir = Path(data_bin) / "text"
-    if (text_dir / MANIFEST_NAME).is_file():
-        return encode_source_lines(lines, text_dir)
-    return [encode_a4_line(line) for line in lines]
 
 
 def find_unknown_words(sources, data_bin):
     """The a4 source tokens with a token of their encoding missing from dict.es.txt."""
     symbols = read_dictionary_symbols(Path(data_bin) / "dict.es.txt")
     words = sorted({word for line in sources for word in tokenize(line)})
-    encoded = encode_sources(words, data_bin)
+    encoded = encode_for_data_bin(words, data_bin)
     return {word for word, pieces in zip(words, encoded) if any(piece not in symbols for piece in pieces.split())}
 
 
 # ----- translation and attention ---------------------------------------------------------
 
 
-def load_model(checkpoint, data_bin):
-    from cs224n_nmt_plugin import CS224nNMTModel
-
-    checkpoint = Path(checkpoint).resolve()
-    if not checkpoint.is_file():
-        raise TranslationIOError(checkpoint, "missing or not a file")
-    try:
-        return CS224nNMTModel.from_pretrained(
-            str(checkpoint.parent), checkpoint_file=checkpoint.name, data_name_or_path=str(Path(data_bin).resolve()),
-            print_alignment="hard",  # keeps the decoder's attention in the hypotheses
-        )
-    except Exception as error:  # torch/fairseq raise many kinds; report the first line
-        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise TranslationIOError(checkpoint, f"cannot load as a cs224n_nmt checkpoint ({first_line})") from None
-
-
-def source_side_attention(model, source_length, attention):
-    """The (target, source) attention of one hypothesis without the batch's source padding.
-
-    fairseq's generator gives it as (padded source, target), padded like ``src_tokens``.
-    """
-    if model.task.cfg.left_pad_source:
-        attention = attention[attention.size(0) - source_length :]
-    else:
-        attention = attention[:source_length]
-    return attention.t().numpy()
-
-
-def source_labels(model, encoded_source):
-    """The tokens of an encoded source line, ending with </s>; unknown ones as "TOKEN (unk)"."""
-    dictionary = model.src_dict
-    labels = [token if dictionary.index(token) != dictionary.unk() else f"{token} (unk)" for token in encoded_source.split()]
-    return labels + [dictionary[dictionary.eos()]]
-
-
-def translate(model, encoded_sources, recipe, attention_for):
+def translate(translator, sources, attention_for):
     """The a4-text hypotheses of every line, and the heatmaps of the lines in attention_for."""
-    tokens = [model.encode(line) for line in encoded_sources]
-    results = model.generate(tokens, beam=BEAM, max_len_a=0, max_len_b=MAX_LEN_B, unnormalized=True)
-    hypotheses = [postprocess_hypothesis(model.string(hypos[0]["tokens"]), recipe) for hypos in results]
+    translations = translator.translate(sources)
     heatmaps = []
     for index in attention_for:
-        kept = results[index - 1][0]
-        heatmaps.append(Heatmap(
-            index,
-            source_labels(model, encoded_sources[index - 1]),
-            [model.tgt_dict[token] for token in kept["tokens"]],
-            source_side_attention(model, len(tokens[index - 1]), kept["attention"]),
-        ))
-    return hypotheses, heatmaps
+        translation = translations[index - 1]
+        kept = translation.hypotheses[0]
+        labels = [f"{token} (unk)" if unknown else token
+                  for token, unknown in zip(translation.source_tokens, translation.unknown)]
+        heatmaps.append(Heatmap(index, labels, kept.tokens, kept.attention))
+    return [translation.hypotheses[0].text for translation in translations], heatmaps
 
 
 # ----- images ----------------------------------------------------------------------------
@@ -489,10 +433,7 @@ def line_numbers(text):
     return numbers
 
 
-def build_parser():
-    parser = argparse.ArgumentParser(
-        prog="python -m cs224n_nmt_plugin.report", description=__doc__.split("\n\n")[0],
-        epilog=__doc__.split("\n\n", 2)[2], formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(parser):
     parser.add_argument("--source", required=True, type=Path, help="test source, raw a4 text (one sentence a line)")
     parser.add_argument("--reference", required=True, type=Path, help="test reference, a4 text")
     system = parser.add_mutually_exclusive_group(required=True)
@@ -504,24 +445,23 @@ def build_parser():
     parser.add_argument("--n", type=positive_int, default=DEFAULT_N, help=f"worst and best sentences to show (default {DEFAULT_N})")
     parser.add_argument("--attention-for", type=line_numbers, metavar="I,J,...",
                         help="1-based lines to draw attention for (--checkpoint only; default 1,2,3)")
-    return parser
 
 
-def check_arguments(parser, args):
+def check_arguments(args):
     if args.checkpoint is not None and args.data_bin is None:
-        parser.error("--checkpoint needs --data-bin")
+        raise UsageError("--checkpoint needs --data-bin")
     if args.hypotheses is not None and args.attention_for is not None:
-        parser.error("--attention-for needs --checkpoint (attention comes from the model)")
+        raise UsageError("--attention-for needs --checkpoint (attention comes from the model)")
 
 
 def check_lines(sources, references, args):
     if not sources:
-        raise TranslationIOError(args.source, "has no lines")
+        raise InputError(args.source, "has no lines")
     if len(references) != len(sources):
-        raise TranslationIOError(args.reference, f"has {len(references)} lines but {args.source} has {len(sources)}")
+        raise InputError(args.reference, f"has {len(references)} lines but {args.source} has {len(sources)}")
     out_of_range = [i for i in args.attention_for or () if i > len(sources)]
     if out_of_range:
-        raise TranslationIOError(args.source, f"has {len(sources)} lines; --attention-for {out_of_range[0]} is past the end")
+        raise InputError(args.source, f"has {len(sources)} lines; --attention-for {out_of_range[0]} is past the end")
 
 
 def inputs_of(args):
@@ -537,16 +477,17 @@ def inputs_of(args):
 
 def build_report(args):
     """The Report, and the hypotheses file to write (None with --hypotheses)."""
-    sources, references = read_text_lines(args.source), read_text_lines(args.reference)
+    sources, references = read_lines(args.source), read_lines(args.reference)
     check_lines(sources, references, args)
     unknown_words = find_unknown_words(sources, args.data_bin) if args.data_bin is not None else None
     heatmaps = []
     if args.checkpoint is not None:
-        model = load_model(args.checkpoint, args.data_bin)
-        hypotheses, heatmaps = translate(model, encode_sources(sources, args.data_bin),
-                                         recipe_of_data_bin(args.data_bin), args.attention_for or DEFAULT_ATTENTION_FOR[: len(sources)])
+        from cs224n_nmt_plugin.translator import Translator
+
+        hypotheses, heatmaps = translate(Translator(args.checkpoint, args.data_bin), sources,
+                                         args.attention_for or DEFAULT_ATTENTION_FOR[: len(sources)])
     else:
-        hypotheses = read_text_lines(args.hypotheses)
+        hypotheses = read_lines(args.hypotheses)
     corpus = score_lines(hypotheses, references, args.hypotheses or args.checkpoint)
     sentences = score_sentences(sources, references, hypotheses)
     report = Report(inputs_of(args), corpus, sentences, args.n, unknown_words, heatmaps, draw_images(sentences, heatmaps))
@@ -560,28 +501,12 @@ def output_files(report, hypotheses):
     return files
 
 
-def main(argv=None):
-    # Before fairseq is imported: its text_to_speech task would set the root logger to DEBUG.
-    logging.basicConfig(format="%(levelname)s | %(name)s | %(message)s", level=logging.INFO)
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    check_arguments(parser, args)
-    try:
-        report, hypotheses = build_report(args)
-        write_atomically(args.out, output_files(report, hypotheses))
-    except TranslationIOError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except OSError as error:
-        print(f"error: {error.filename or args.out}: {error.strerror or error}", file=sys.stderr)
-        return 1
+def run(args):
+    check_arguments(args)
+    report, hypotheses = build_report(args)
+    write_atomically(args.out, output_files(report, hypotheses))
     if report.images is None:
         print("warning: matplotlib is not installed, so the report has no images", file=sys.stderr)
     print(f"a4 BLEU {report.corpus['a4_bleu']:.2f}, sacreBLEU {report.corpus['sacrebleu']:.2f} "
           f"on {report.corpus['sentences']} sentences")
     print(f"wrote {args.out / 'report.html'} and {args.out / 'summary.md'}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from conftest import build_model, make_dictionary
-from cs224n_nmt_plugin.cs224n_format import from_cs224n_state_dict, to_cs224n_state_dict
+from cs224n_nmt_plugin.homework.parameter_names import from_cs224n_state_dict, to_cs224n_state_dict
 
 E, H, V_SRC, V_TGT = 7, 5, 13, 11
 

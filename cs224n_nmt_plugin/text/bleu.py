@@ -12,23 +12,22 @@ Two scores live here, both written from their definitions:
 
 Command line (file lines are read as UTF-8 and tokenized like a4; sentence indices are 1-based)::
 
-    python -m cs224n_nmt_plugin.bleu HYP_FILE REF_FILE [REF_FILE ...] [--weights W1 W2 ...]
-    python -m cs224n_nmt_plugin.bleu HYP_FILE REF_FILE --corpus
+    cs224n-nmt bleu HYP_FILE REF_FILE [REF_FILE ...] [--weights W1 W2 ...]
+    cs224n-nmt bleu HYP_FILE REF_FILE --corpus
 
 Pure Python: no nltk, no fairseq.
 """
 from __future__ import annotations
 
-import argparse
-import io
 import math
-import sys
 from collections import Counter
 from dataclasses import dataclass
 from functools import reduce
 from operator import or_
-from pathlib import Path
 from typing import Iterable, Sequence
+
+from cs224n_nmt_plugin.errors import InputError, UsageError
+from cs224n_nmt_plugin.text.files import read_lines
 
 # a4 scores with nltk's default weights: uniform over 1- to 4-grams.
 A4_WEIGHTS = (0.25, 0.25, 0.25, 0.25)
@@ -162,62 +161,36 @@ def a4_corpus_bleu(hypothesis_lines: Iterable[str], reference_lines: Iterable[st
     return _brevity_penalty(hyp_len, ref_len) * _weighted_geometric_mean(precisions, A4_WEIGHTS) * 100
 
 
-class _InputError(Exception):
-    """A problem with an input file, reported as one line on stderr."""
-
-
-def _read_lines(path: str) -> list[str]:
-    """The file's lines, split as iterating over open(path) does (\\n, \\r\\n or \\r)."""
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise _InputError(f"{path}: no such file") from None
-    except OSError as e:
-        raise _InputError(f"{path}: cannot read: {e.strerror}") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise _InputError(f"{path}: not valid UTF-8 (byte 0x{data[e.start]:02x} at offset {e.start})") from None
-    return list(io.StringIO(text, newline=None))
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m cs224n_nmt_plugin.bleu",
-        description="Sentence BLEU of each hypothesis line (the a4 handout's definition) and their "
-        "mean, or with --corpus the a4 corpus BLEU (0-100). Lines are tokenized by "
-        "line.strip().split(' ').",
-    )
+def add_arguments(parser) -> None:
     parser.add_argument("hyp_file")
     parser.add_argument("ref_files", nargs="+", metavar="ref_file")
     parser.add_argument("--weights", type=float, nargs="+", help="lambda_1 .. lambda_N (default: 0.25 x 4)")
     parser.add_argument("--corpus", action="store_true", help="a4 corpus BLEU; exactly one ref_file")
-    args = parser.parse_args(argv)
+
+
+def run(args) -> None:
+    """Sentence BLEU of each hypothesis line and their mean, or with --corpus the a4 corpus BLEU."""
     if args.corpus and len(args.ref_files) != 1:
-        parser.error("--corpus takes exactly one ref_file")
+        raise UsageError("--corpus takes exactly one ref_file")
     if args.corpus and args.weights is not None:
-        parser.error("--corpus always uses the a4 weights; drop --weights")
+        raise UsageError("--corpus always uses the a4 weights; drop --weights")
     weights = A4_WEIGHTS if args.weights is None else tuple(args.weights)
     try:
         _check_weights(weights)
-    except ValueError as e:
-        parser.error(str(e))
+    except ValueError as error:
+        raise UsageError(str(error)) from None
 
-    try:
-        hyp_lines = _read_lines(args.hyp_file)
-        ref_lines = [_read_lines(path) for path in args.ref_files]
-        for path, lines in zip(args.ref_files, ref_lines):
-            if len(lines) != len(hyp_lines):
-                raise _InputError(f"{path}: has {len(lines)} lines but {args.hyp_file} has {len(hyp_lines)}")
-        if not hyp_lines:
-            raise _InputError(f"{args.hyp_file}: no lines to score")
-    except _InputError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    hyp_lines = read_lines(args.hyp_file)
+    ref_lines = [read_lines(path) for path in args.ref_files]
+    for path, lines in zip(args.ref_files, ref_lines):
+        if len(lines) != len(hyp_lines):
+            raise InputError(path, f"has {len(lines)} lines but {args.hyp_file} has {len(hyp_lines)}")
+    if not hyp_lines:
+        raise InputError(args.hyp_file, "no lines to score")
 
     if args.corpus:
         print(f"a4 corpus BLEU = {a4_corpus_bleu(hyp_lines, ref_lines[0]):.4f}")
-        return 0
+        return
     scores = []
     for index, (hyp, *refs) in enumerate(zip(hyp_lines, *ref_lines), start=1):
         result = sentence_bleu(tokenize(hyp), [tokenize(ref) for ref in refs], weights)
@@ -225,8 +198,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         precisions = " ".join(f"{p:.4f}" for p in result.precisions)
         print(f"{index}\tbleu={result.bleu:.4f}\tprecisions={precisions}\tbp={result.brevity_penalty:.4f}")
     print(f"mean\tbleu={math.fsum(scores) / len(scores):.4f}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -17,8 +17,8 @@ from fairseq import checkpoint_utils
 
 from conftest import REPO, collate
 from cs224n_nmt_plugin import CS224nNMTModel
-from cs224n_nmt_plugin.cs224n_checkpoint import main
-from cs224n_nmt_plugin.prepare import EMPTY_TOKEN, encode_a4_line
+from cs224n_nmt_plugin.cli import main
+from cs224n_nmt_plugin.text.prepare import EMPTY_TOKEN, encode_a4_line
 from test_equations import E, H, random_cs224n_weights, reference_log_probs
 
 PLUGIN = str(REPO / "cs224n_nmt_plugin")
@@ -75,7 +75,7 @@ def save_model_bin(path, weights, with_vocab=True, legacy=False):
 def imported(tmp_path, starter_vocab_module):
     weights = homework_weights()
     save_model_bin(tmp_path / "model.bin", weights)
-    assert main(["import", str(tmp_path / "model.bin"), str(tmp_path / "imported")]) == 0
+    assert main(["import-model-bin", str(tmp_path / "model.bin"), str(tmp_path / "imported")]) == 0
     return tmp_path / "imported", weights
 
 
@@ -145,7 +145,7 @@ def test_hub_and_fairseq_interactive_translate_with_the_imported_directory(impor
 
 def test_export_then_import_is_exact(imported, tmp_path, starter_vocab_module):
     out_dir, weights = imported
-    assert main(["export", str(out_dir / "checkpoint.pt"), str(out_dir), str(tmp_path / "exported.bin")]) == 0
+    assert main(["export-model-bin", str(out_dir / "checkpoint.pt"), str(out_dir), str(tmp_path / "exported.bin")]) == 0
     # Read back as the starter's NMT.load does: a plain torch.load with its vocab module importable.
     saved = torch.load(tmp_path / "exported.bin", weights_only=False)
     assert saved["args"] == {"embed_size": E, "hidden_size": H, "dropout_rate": 0.3}
@@ -156,7 +156,7 @@ def test_export_then_import_is_exact(imported, tmp_path, starter_vocab_module):
     for name, tensor in weights.items():
         assert torch.equal(saved["state_dict"][name], tensor), name
 
-    assert main(["import", str(tmp_path / "exported.bin"), str(tmp_path / "again")]) == 0
+    assert main(["import-model-bin", str(tmp_path / "exported.bin"), str(tmp_path / "again")]) == 0
     for name in ("dict.es.txt", "dict.en.txt"):
         assert (tmp_path / "again" / name).read_text() == (out_dir / name).read_text()
     first, second = (torch.load(d / "checkpoint.pt", weights_only=True)["model"]
@@ -170,7 +170,7 @@ def test_legacy_format_and_vocab_json_import_alike(imported, tmp_path):
     save_model_bin(tmp_path / "legacy.bin", weights, with_vocab=False, legacy=True)
     vocab_json = tmp_path / "vocab.json"
     vocab_json.write_text(json.dumps({"src_word2id": SRC_WORD2ID, "tgt_word2id": TGT_WORD2ID}))
-    assert main(["import", str(tmp_path / "legacy.bin"), str(tmp_path / "legacy"), "--vocab", str(vocab_json)]) == 0
+    assert main(["import-model-bin", str(tmp_path / "legacy.bin"), str(tmp_path / "legacy"), "--vocab", str(vocab_json)]) == 0
     for name in ("dict.es.txt", "dict.en.txt"):
         assert (tmp_path / "legacy" / name).read_text() == (out_dir / name).read_text()
     first, second = (torch.load(d / "checkpoint.pt", weights_only=True)["model"]
@@ -226,7 +226,7 @@ def test_bad_model_bin_is_refused_and_nothing_written(case, tmp_path, starter_vo
     write, expected = BAD_MODEL_BINS[case]
     model_bin = tmp_path / "model.bin"
     write(model_bin)
-    assert main(["import", str(model_bin), str(tmp_path / "out")]) == 1
+    assert main(["import-model-bin", str(model_bin), str(tmp_path / "out")]) == 1
     error = capsys.readouterr().err.strip()
     assert "\n" not in error and error.startswith(f"error: {model_bin}: ")
     assert re.search(expected, error), error
@@ -243,7 +243,7 @@ def test_bad_model_bin_is_refused_and_nothing_written(case, tmp_path, starter_vo
 def test_bad_vocab_json_is_refused(imported, tmp_path, vocab_text, expected, capsys):
     vocab_json = tmp_path / "vocab.json"
     vocab_json.write_text(vocab_text)
-    assert main(["import", str(tmp_path / "model.bin"), str(tmp_path / "out"), "--vocab", str(vocab_json)]) == 1
+    assert main(["import-model-bin", str(tmp_path / "model.bin"), str(tmp_path / "out"), "--vocab", str(vocab_json)]) == 1
     error = capsys.readouterr().err.strip()
     assert error.startswith(f"error: {vocab_json}: ") and expected in error and "\n" not in error
     assert not (tmp_path / "out").exists()
@@ -266,7 +266,7 @@ def test_export_refuses_models_the_starter_cannot_run(imported, tmp_path, model_
     if model_args["attention"] == "dot":
         del checkpoint["model"]["decoder.attention.att_projection.weight"]
     torch.save(checkpoint, tmp_path / "changed.pt")
-    assert main(["export", str(tmp_path / "changed.pt"), str(out_dir), str(tmp_path / "exported.bin")]) == 1
+    assert main(["export-model-bin", str(tmp_path / "changed.pt"), str(out_dir), str(tmp_path / "exported.bin")]) == 1
     error = capsys.readouterr().err.strip()
     assert error.startswith(f"error: {tmp_path / 'changed.pt'}: ") and expected in error and "\n" not in error
     assert not (tmp_path / "exported.bin").exists()

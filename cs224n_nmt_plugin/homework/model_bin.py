@@ -1,9 +1,9 @@
 """A CS224n homework checkpoint (the starter code's model.bin) to a fairseq checkpoint, and back.
 
-    python -m cs224n_nmt_plugin.cs224n_checkpoint import MODEL_BIN OUT_DIR [--vocab vocab.json]
-    python -m cs224n_nmt_plugin.cs224n_checkpoint export CHECKPOINT DICT_DIR MODEL_BIN
+    cs224n-nmt import-model-bin MODEL_BIN OUT_DIR [--vocab vocab.json]
+    cs224n-nmt export-model-bin CHECKPOINT DICT_DIR MODEL_BIN
 
-``import`` writes OUT_DIR/checkpoint.pt (arch cs224n_lstm, task translation es -> en) and
+``import-model-bin`` writes OUT_DIR/checkpoint.pt (arch cs224n_lstm, task translation es -> en) and
 the dictionaries OUT_DIR/dict.es.txt, dict.en.txt, so OUT_DIR is also the data directory:
 
     fairseq-interactive OUT_DIR --user-dir cs224n_nmt_plugin --path OUT_DIR/checkpoint.pt \\
@@ -15,7 +15,7 @@ fairseq appends </s> to the source and starts from </s>. The imported model has
 reads its </s> start symbol as <s>, so it scores every sentence pair exactly as the
 homework's model does, in training, fairseq-generate, fairseq-interactive and the hub.
 
-Vocabulary: the starter's ids are renumbered to fairseq's (cs224n_vocab.py: the specials
+Vocabulary: the starter's ids are renumbered to fairseq's (homework/vocab.py: the specials
 swap places, the empty word '' becomes EMPTY_TOKEN), and the rows of the embeddings and of
 W_vocab are permuted to match. ``--vocab vocab.json`` ({"src_word2id", "tgt_word2id"})
 is used instead of the vocabulary pickled in model.bin.
@@ -23,7 +23,7 @@ is used instead of the vocabulary pickled in model.bin.
 Safety: model.bin is read with torch.load(weights_only=True), the starter's vocab classes
 standing in as data-only stubs: nothing in the file is executed.
 
-``export`` is the inverse, for a cs224n_nmt checkpoint with multiplicative attention and
+``export-model-bin`` is the inverse, for a cs224n_nmt checkpoint with multiplicative attention and
 --a4-framing (the starter's code computes no other model); DICT_DIR holds its dict.es.txt
 and dict.en.txt. The model.bin is in torch's legacy format, which torch 1.0 (the
 homework's) reads too, and its vocab unpickles as the starter's vocab.Vocab.
@@ -31,11 +31,8 @@ homework's) reads too, and its vocab unpickles as the starter's vocab.Vocab.
 Errors: one line on stderr naming the file, exit status 1. Outputs are written to
 temporary names and renamed into place only when all are written.
 """
-import argparse
 import io
 import json
-import logging
-import sys
 import warnings
 from pathlib import Path
 
@@ -46,13 +43,14 @@ from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 from fairseq.tasks.translation import TranslationTask
 from omegaconf import OmegaConf
 
-from cs224n_nmt_plugin.atomic_files import text_writer, write_files
-from cs224n_nmt_plugin.cs224n_format import from_cs224n_state_dict, to_cs224n_state_dict
-from cs224n_nmt_plugin.cs224n_vocab import (
+from cs224n_nmt_plugin.errors import InputError, brief
+from cs224n_nmt_plugin.homework.parameter_names import from_cs224n_state_dict, to_cs224n_state_dict
+from cs224n_nmt_plugin.homework.vocab import (
     STARTER_VOCAB_CLASSES, Vocab, VocabEntry, VocabError, check_word2id, dictionary_text, fairseq_order,
     starter_order, starter_vocab_module,
 )
-from cs224n_nmt_plugin.model import CS224nNMTModel
+from cs224n_nmt_plugin.models import CS224nNMTModel
+from cs224n_nmt_plugin.text.files import text_writer, write_files
 
 SOURCE_LANG, TARGET_LANG = "es", "en"
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -64,75 +62,61 @@ VOCAB_ROWS = {
 }
 
 
-class CheckpointError(Exception):
-    def __init__(self, path, problem):
-        super().__init__(f"{path}: {problem}")
-
-
 def read_model_bin(path):
     """The dict the starter's NMT.save wrote, read as data only."""
     if not path.is_file():
-        raise CheckpointError(path, "missing or not a file")
+        raise InputError(path, "missing or not a file")
     try:
         with warnings.catch_warnings(), torch.serialization.safe_globals(list(STARTER_VOCAB_CLASSES)):
             warnings.simplefilter("ignore")  # our one-line error replaces torch's pickle warnings
             saved = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch.load fails in many ways on files it cannot read
-        raise CheckpointError(path, f"not a CS224n model.bin: torch.load(weights_only=True) fails ({_reason(error)})")
+        raise InputError(path, f"not a CS224n model.bin: torch.load(weights_only=True) fails ({brief(error)})")
     if not isinstance(saved, dict) or not {"args", "state_dict"} <= saved.keys():
-        raise CheckpointError(path, "not a CS224n model.bin: no dict with 'args', 'vocab' and 'state_dict'")
+        raise InputError(path, "not a CS224n model.bin: no dict with 'args', 'vocab' and 'state_dict'")
     args = saved["args"]
     if not (isinstance(args, dict) and type(args.get("embed_size")) is int and type(args.get("hidden_size")) is int
             and type(args.get("dropout_rate")) in (int, float)):
-        raise CheckpointError(path, "not a CS224n model.bin: 'args' lacks embed_size, hidden_size or dropout_rate")
+        raise InputError(path, "not a CS224n model.bin: 'args' lacks embed_size, hidden_size or dropout_rate")
     if not isinstance(saved["state_dict"], dict):
-        raise CheckpointError(path, "not a CS224n model.bin: 'state_dict' is not a dict")
+        raise InputError(path, "not a CS224n model.bin: 'state_dict' is not a dict")
     return saved
-
-
-def _reason(error):
-    """A short reason for a failed load (torch's weights-only messages run to paragraphs:
-    keep the sentence that names what it refused)."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    detail = next((line for line in lines if "unsupported" in line.lower()), lines[0] if lines else "")
-    detail = detail.split(". ")[0]
-    return f"{type(error).__name__}: {detail}" if detail else type(error).__name__
 
 
 def starter_vocabularies(saved, model_bin, vocab_json):
     """(source word2id, target word2id) from vocab.json if given, else from model.bin."""
     if vocab_json is not None:
         if not vocab_json.is_file():
-            raise CheckpointError(vocab_json, "missing or not a file")
+            raise InputError(vocab_json, "missing or not a file")
         try:
             vocab = json.loads(vocab_json.read_text(encoding="utf-8"))
             src, tgt = vocab["src_word2id"], vocab["tgt_word2id"]
         except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
-            raise CheckpointError(vocab_json, "not a CS224n vocab.json: "
+            raise InputError(vocab_json, "not a CS224n vocab.json: "
                                               "no JSON object with src_word2id and tgt_word2id")
         origin = vocab_json
     else:
         vocab = saved.get("vocab")
         if not isinstance(vocab, Vocab) or not all(isinstance(getattr(vocab, side, None), VocabEntry)
                                                    for side in ("src", "tgt")):
-            raise CheckpointError(model_bin, "holds no starter vocab.Vocab under 'vocab' (pass --vocab vocab.json)")
+            raise InputError(model_bin, "holds no starter vocab.Vocab under 'vocab' (pass --vocab vocab.json)")
         src, tgt, origin = getattr(vocab.src, "word2id", None), getattr(vocab.tgt, "word2id", None), model_bin
     try:
         check_word2id(src, "source")
         check_word2id(tgt, "target")
     except VocabError as error:
-        raise CheckpointError(origin, str(error))
+        raise InputError(origin, str(error))
     return src, tgt
 
 
-def reorder_rows(state, rows, path):
+def permute_vocab_rows(state, rows, path):
     """``state`` with each VOCAB_ROWS parameter's rows taken in the order ``rows[side]``."""
     reordered = dict(state)
     for name, side in VOCAB_ROWS.items():
         tensor = state.get(name)
         if not isinstance(tensor, torch.Tensor) or tensor.dim() != 2 or tensor.size(0) != len(rows[side]):
             found = tuple(tensor.shape) if isinstance(tensor, torch.Tensor) else "nothing"
-            raise CheckpointError(path, f"{name} should have {len(rows[side])} rows (one per word), found {found}")
+            raise InputError(path, f"{name} should have {len(rows[side])} rows (one per word), found {found}")
         reordered[name] = tensor[torch.tensor(rows[side])]
     return reordered
 
@@ -153,7 +137,7 @@ def import_model_bin(model_bin, out_dir, vocab_json=None):
     saved = read_model_bin(model_bin)
     src_word2id, tgt_word2id = starter_vocabularies(saved, model_bin, vocab_json)
     (src_symbols, src_rows), (tgt_symbols, tgt_rows) = fairseq_order(src_word2id), fairseq_order(tgt_word2id)
-    state = reorder_rows(saved["state_dict"], {"src": src_rows, "tgt": tgt_rows}, model_bin)
+    state = permute_vocab_rows(saved["state_dict"], {"src": src_rows, "tgt": tgt_rows}, model_bin)
 
     dict_texts = {SOURCE_LANG: dictionary_text(src_symbols), TARGET_LANG: dictionary_text(tgt_symbols)}
     with warnings.catch_warnings():
@@ -166,7 +150,7 @@ def import_model_bin(model_bin, out_dir, vocab_json=None):
         from_cs224n_state_dict(model, state)
     except (KeyError, RuntimeError) as error:
         problem = " ".join(str(error.args[0]).split())
-        raise CheckpointError(model_bin, f"'state_dict' is not the a4 model's: {problem}")
+        raise InputError(model_bin, f"'state_dict' is not the a4 model's: {problem}")
 
     checkpoint = {
         "args": None,
@@ -189,21 +173,21 @@ def import_model_bin(model_bin, out_dir, vocab_json=None):
 def export_model_bin(checkpoint_path, dict_dir, model_bin):
     """Write a starter model.bin for a cs224n_nmt checkpoint with --a4-framing."""
     if not checkpoint_path.is_file():
-        raise CheckpointError(checkpoint_path, "missing or not a file")
+        raise InputError(checkpoint_path, "missing or not a file")
     if not dict_dir.is_dir():
-        raise CheckpointError(dict_dir, "missing or not a directory")
+        raise InputError(dict_dir, "missing or not a directory")
     try:
         models, cfg, task = checkpoint_utils.load_model_ensemble_and_task(
             [str(checkpoint_path)], arg_overrides={"data": str(dict_dir)}
         )
     except Exception as error:  # fairseq's loader fails in many ways on other files
-        raise CheckpointError(checkpoint_path,
-                              f"cannot be loaded with the dictionaries in {dict_dir} ({_reason(error)})")
+        raise InputError(checkpoint_path,
+                              f"cannot be loaded with the dictionaries in {dict_dir} ({brief(error)})")
     model = models[0]
     if not isinstance(model, CS224nNMTModel):
-        raise CheckpointError(checkpoint_path, f"is not a cs224n_nmt model (arch {cfg.model.arch})")
+        raise InputError(checkpoint_path, f"is not a cs224n_nmt model (arch {cfg.model.arch})")
     if not model.encoder.a4_framing:
-        raise CheckpointError(checkpoint_path, "has fairseq's framing, not the homework's: the starter's code would "
+        raise InputError(checkpoint_path, "has fairseq's framing, not the homework's: the starter's code would "
                                                "feed it other inputs (train with --a4-framing to export)")
     try:
         state = to_cs224n_state_dict(model)
@@ -211,13 +195,13 @@ def export_model_bin(checkpoint_path, dict_dir, model_bin):
             starter_order(task.source_dictionary), starter_order(task.target_dictionary)
         )
     except (ValueError, VocabError) as error:
-        raise CheckpointError(checkpoint_path, str(error))
+        raise InputError(checkpoint_path, str(error))
 
     saved = {
         "args": {"embed_size": cfg.model.embed_size, "hidden_size": cfg.model.hidden_size,
                  "dropout_rate": cfg.model.dropout},
         "vocab": Vocab(VocabEntry(src_word2id), VocabEntry(tgt_word2id)),
-        "state_dict": reorder_rows(state, {"src": src_rows, "tgt": tgt_rows}, checkpoint_path),
+        "state_dict": permute_vocab_rows(state, {"src": src_rows, "tgt": tgt_rows}, checkpoint_path),
     }
 
     def save(path):
@@ -228,30 +212,21 @@ def export_model_bin(checkpoint_path, dict_dir, model_bin):
     write_files({model_bin: save})
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m cs224n_nmt_plugin.cs224n_checkpoint",
-                                     description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    to_fairseq = commands.add_parser("import", help="a starter model.bin -> a fairseq checkpoint directory")
-    to_fairseq.add_argument("model_bin", type=Path)
-    to_fairseq.add_argument("out_dir", type=Path)
-    to_fairseq.add_argument("--vocab", type=Path, help="the homework's vocab.json, instead of model.bin's vocab")
-    to_starter = commands.add_parser("export", help="a fairseq checkpoint -> a starter model.bin")
-    to_starter.add_argument("checkpoint", type=Path)
-    to_starter.add_argument("dict_dir", type=Path, help="the folder with the checkpoint's dict.es.txt, dict.en.txt")
-    to_starter.add_argument("model_bin", type=Path)
-    args = parser.parse_args(argv)
-    logging.getLogger().setLevel(logging.WARNING)  # fairseq's import sets DEBUG: keep its chatter out
-    try:
-        if args.command == "import":
-            import_model_bin(args.model_bin, args.out_dir, args.vocab)
-        else:
-            export_model_bin(args.checkpoint, args.dict_dir, args.model_bin)
-    except CheckpointError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    return 0
+def add_import_arguments(parser):
+    parser.add_argument("model_bin", type=Path, help="the starter code's model.bin")
+    parser.add_argument("out_dir", type=Path, help="the checkpoint directory to write (checkpoint.pt, dict.*.txt)")
+    parser.add_argument("--vocab", type=Path, help="the homework's vocab.json, instead of model.bin's vocab")
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def run_import(args):
+    import_model_bin(args.model_bin, args.out_dir, args.vocab)
+
+
+def add_export_arguments(parser):
+    parser.add_argument("checkpoint", type=Path, help="a cs224n_nmt checkpoint trained with --a4-framing")
+    parser.add_argument("dict_dir", type=Path, help="the folder with the checkpoint's dict.es.txt, dict.en.txt")
+    parser.add_argument("model_bin", type=Path, help="the starter code's model.bin to write")
+
+
+def run_export(args):
+    export_model_bin(args.checkpoint, args.dict_dir, args.model_bin)

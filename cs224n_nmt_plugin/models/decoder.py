@@ -4,16 +4,17 @@ import torch.nn as nn
 import torch.nn.functional as F
 from fairseq.models import FairseqIncrementalDecoder
 
-from cs224n_nmt_plugin.attention import build_attention
-from cs224n_nmt_plugin.batch_rows import SOURCE_ROWS, first_step_rows, reorder_rows
-from cs224n_nmt_plugin.decoder_recurrence import decoder_recurrence
+from cs224n_nmt_plugin.models.attention import build_attention
+from cs224n_nmt_plugin.models.beam_rows import SOURCE_ROWS, first_step_copies, reorder, select_rows
+from cs224n_nmt_plugin.models.recurrence import RecurrentState, SourceMemory, StepWeights, decoder_recurrence
 
 
 class CS224nDecoder(FairseqIncrementalDecoder):
     """Teacher-forced over a whole target prefix in training, one step at a time in
-    generation. The steps run in decoder_recurrence.py (with a hand-written backward pass).
-    The incremental state holds h_t^dec, c_t^dec, o_t and the per-sentence attention keys and
-    values, so every step continues exactly where the last one stopped.
+    generation. The steps run in recurrence.py (with a hand-written backward pass). The
+    incremental state holds the RecurrentState (h_t^dec, c_t^dec, o_t), the SourceMemory (the
+    per-sentence attention keys and values) and each row's sentence, so every step continues
+    exactly where the last one stopped.
 
     The extra output is ``{"attn": [alpha]}`` with alpha of shape (B, T, S), indexed
     like the encoder's ``src_tokens`` (used by --print-alignment and attention plots).
@@ -37,7 +38,7 @@ class CS224nDecoder(FairseqIncrementalDecoder):
         self.register_buffer("vocab_weight_transposed", None, persistent=False)
         self.embed_tokens = nn.Embedding(len(dictionary), embed_size, padding_idx=dictionary.pad())
         # Holds eq (6)'s weights in torch's LSTMCell layout (the starter's names); the steps
-        # themselves run in decoder_recurrence.py.
+        # themselves run in recurrence.py.
         self.cell = nn.LSTMCell(embed_size + hidden_size, hidden_size)
         self.attention = build_attention(attention, 2 * hidden_size, hidden_size)
         self.combined_output_projection = nn.Linear(3 * hidden_size, hidden_size, bias=False)
@@ -51,59 +52,59 @@ class CS224nDecoder(FairseqIncrementalDecoder):
         return self.output_layer(combined_outputs), extra
 
     def extract_features(self, prev_output_tokens, encoder_out, incremental_state=None, **kwargs):
-        """Run eqs (5)-(12) over ``prev_output_tokens``: returns o_1..o_T (B, T, h) and the attention."""
-        state = self.get_incremental_state(incremental_state, "state")
-        if state is None:
-            if incremental_state is not None:
-                shared = first_step_rows(encoder_out[SOURCE_ROWS], prev_output_tokens)
-                if shared is not None:
-                    return self._first_step_once_per_sentence(prev_output_tokens, encoder_out, incremental_state, *shared)
-            state = self._initial_state(encoder_out)
+        """Run eqs (5)-(12) over ``prev_output_tokens`` (B, T): returns o_1..o_T (B, T, h) and
+        ``{"attn": [alpha]}``, alpha (B, T, S). With an incremental state only the last token is
+        new: the steps before it are in the state."""
+        cached = self.get_incremental_state(incremental_state, "steps")
+        if cached is not None:
+            outputs, alphas, state = self._steps(prev_output_tokens[:, -1:], cached["state"], cached["memory"])
+            memory, rows = cached["memory"], cached[SOURCE_ROWS]
         else:
-            prev_output_tokens = prev_output_tokens[:, -1:]
+            # Beam search starts every sentence with beam-size identical rows: its first step is
+            # computed for one row of each sentence (the keys and values included) and then copied.
+            copies = first_step_copies(encoder_out[SOURCE_ROWS], prev_output_tokens) if incremental_state is not None else None
+            if copies is not None:
+                encoder_out = select_rows(encoder_out, copies.representatives)
+                prev_output_tokens = prev_output_tokens[copies.representatives]
+            memory, rows = self._source_memory(encoder_out), encoder_out[SOURCE_ROWS]
+            outputs, alphas, state = self._steps(prev_output_tokens, self._initial_state(encoder_out), memory)
+            if copies is not None:
+                outputs, alphas = outputs[:, copies.of_row], alphas[:, copies.of_row]
+                state, memory, rows = (select_rows(state, copies.of_row), select_rows(memory, copies.of_row),
+                                       rows[copies.of_row])
+        if incremental_state is not None:
+            self.set_incremental_state(incremental_state, "steps", {"state": state, "memory": memory, SOURCE_ROWS: rows})
+        return outputs.transpose(0, 1), {"attn": [alphas.transpose(0, 1) if self.need_attn else None]}
+
+    def _steps(self, prev_output_tokens, state, memory):
+        """Eqs (5)-(12) for the tokens (B, T) from ``state``: o_1..o_T (T, B, h), alpha (T, B, S), the last state."""
         if self.a4_framing:
             eos = prev_output_tokens.eq(self.dictionary.eos())
             prev_output_tokens = prev_output_tokens.masked_fill(eos, self.dictionary.bos())
-
-        # The LSTM cell's weights, split as decoder_recurrence.py uses them: W_ih = [W_y W_o].
+        # The LSTM cell's weights, split as recurrence.py applies them: W_ih = [W_y W_o].
         w_y, w_o = self.cell.weight_ih.split([self.embed_tokens.embedding_dim, self.hidden_size], dim=1)
         y = self.embed_tokens(prev_output_tokens).transpose(0, 1)  # (T, B, e)
         input_gates = F.linear(y, w_y, self.cell.bias_ih + self.cell.bias_hh)  # W_y y_t + b, eq (6), all steps
+        weights = StepWeights(recurrent=torch.cat([w_o, self.cell.weight_hh], dim=1), output=self._output_weights()[1],
+                              attention=self.attention)
         dropout_mask = self.dropout(y.new_ones(y.size(0), y.size(1), self.hidden_size)) if self.training else None
-        outputs, alphas, h, c = decoder_recurrence(
-            self.attention, input_gates, state["h"], state["c"], state["o_prev"],
-            torch.cat([w_o, self.cell.weight_hh], dim=1), state["keys"], state["values"],
-            encoder_out["enc_padding_mask"], self._output_weights()[1], dropout_mask,
-        )
-        if incremental_state is not None:
-            self.set_incremental_state(incremental_state, "state", {**state, "h": h, "c": c, "o_prev": outputs[-1]})
-        attn = alphas.transpose(0, 1) if self.need_attn else None
-        return outputs.transpose(0, 1), {"attn": [attn]}
-
-    def _first_step_once_per_sentence(self, prev_output_tokens, encoder_out, incremental_state, representatives,
-                                      copies):
-        """Beam search starts with beam-size identical rows per sentence: the first step (the
-        attention keys and values included) is computed once per sentence and copied."""
-        one_per_sentence = reorder_rows(encoder_out, representatives, per_sentence=())
-        outputs, extra = self.extract_features(prev_output_tokens[representatives], one_per_sentence, incremental_state)
-        self.reorder_incremental_state(incremental_state, copies)
-        attn = extra["attn"][0]
-        return outputs[copies], {"attn": [None if attn is None else attn[copies]]}
+        return decoder_recurrence(input_gates, state, memory, weights, dropout_mask)
 
     def _output_weights(self):
         """W_u = [W_ua W_uh] of eq (11): the parts applied to a_t (2h) and to h_t (h)."""
         return self.combined_output_projection.weight.split([2 * self.hidden_size, self.hidden_size], dim=1)
 
     def _initial_state(self, encoder_out):
-        h0, enc_hiddens = encoder_out["dec_init_h"], encoder_out["enc_hiddens"]
-        return {
-            "h": h0,
-            "c": encoder_out["dec_init_c"],
-            "o_prev": h0.new_zeros(h0.size(0), self.hidden_size),  # o_0 = 0
-            "keys": self.attention.project_keys(enc_hiddens),  # per sentence, eq (7)
-            "values": F.linear(enc_hiddens, self._output_weights()[0]),  # W_ua h_i^enc, per sentence, eqs (9)-(11)
-            SOURCE_ROWS: encoder_out[SOURCE_ROWS],
-        }
+        h0 = encoder_out["dec_init_h"]
+        return RecurrentState(h=h0, c=encoder_out["dec_init_c"], o=torch.zeros_like(h0))  # eqs (3)-(5), o_0 = 0
+
+    def _source_memory(self, encoder_out):
+        enc_hiddens = encoder_out["enc_hiddens"]
+        return SourceMemory(
+            keys=self.attention.project_keys(enc_hiddens),  # per sentence, eq (7)
+            values=F.linear(enc_hiddens, self._output_weights()[0]),  # W_ua h_i^enc, per sentence, eqs (9)-(11)
+            padding_mask=encoder_out["enc_padding_mask"],
+        )
 
     def output_layer(self, features):
         """W_vocab o_t: the logits of eq (13); fairseq applies the (log-)softmax."""
@@ -113,11 +114,15 @@ class CS224nDecoder(FairseqIncrementalDecoder):
         return self.target_vocab_projection(features)
 
     def reorder_incremental_state(self, incremental_state, new_order):
-        state = self.get_incremental_state(incremental_state, "state")
-        if state is None:
+        cached = self.get_incremental_state(incremental_state, "steps")
+        if cached is None:
             return
-        reordered = reorder_rows(state, new_order, per_sentence={"keys", "values"})
-        self.set_incremental_state(incremental_state, "state", reordered)
+        rows, same_sentences = reorder(cached[SOURCE_ROWS], new_order)
+        self.set_incremental_state(incremental_state, "steps", {
+            "state": select_rows(cached["state"], new_order),
+            "memory": cached["memory"] if same_sentences else select_rows(cached["memory"], new_order),
+            SOURCE_ROWS: rows,
+        })
 
     def max_positions(self):
         return self.max_target_positions

@@ -11,33 +11,63 @@ The handout's products are regrouped (the same values up to rounding):
 
 * eqs (5)-(6): W_ih ybar_t = W_y y_t + W_o o_{t-1}. The caller computes W_y y_t + b for all
   steps at once (``input_gates``); inside the loop W_o o_{t-1} + W_hh h_{t-1} is one product
-  of [o_{t-1}; h_{t-1}] with ``recurrent_weight`` = [W_o  W_hh].
+  of [o_{t-1}; h_{t-1}] with ``StepWeights.recurrent`` = [W_o  W_hh].
 * eqs (9)-(11): W_u [a_t; h_t] = W_ua a_t + W_uh h_t, and W_ua a_t = sum_i alpha_{t,i} W_ua h_i^enc.
-  The caller computes the ``values`` W_ua h_i^enc once per sentence, like the attention keys,
-  so a step never forms a_t itself; ``output_weight`` is W_uh.
+  The caller computes the ``SourceMemory.values`` W_ua h_i^enc once per sentence, like the
+  attention keys, so a step never forms a_t itself; ``StepWeights.output`` is W_uh.
 
 The attention score e_{t,i} (eq 7) comes from the attention object (attention.py), which
 also supplies its backward step.
 """
 import functools
+from typing import NamedTuple
 
 import torch
 from torch.autograd.function import once_differentiable
 
 
-def decoder_recurrence(attention, input_gates, h0, c0, o0, recurrent_weight, keys, values, padding_mask,
-                       output_weight, dropout_mask=None):
+class RecurrentState(NamedTuple):
+    """The decoder's state between two steps, each (B, h): h_t^dec, c_t^dec and o_t, which the
+    next step feeds back (eq 5). At the start of a sentence h_0, c_0 (eqs 3-4) and o_0 = 0."""
+
+    h: torch.Tensor
+    c: torch.Tensor
+    o: torch.Tensor
+
+
+class SourceMemory(NamedTuple):
+    """What every step reads of the source sentence, computed once per sentence."""
+
+    keys: torch.Tensor  # (B, S, h) the attention's per-sentence part of e_{t,i} (eq 7): W_attProj h_i^enc
+    values: torch.Tensor  # (B, S, h) W_ua h_i^enc: eq (11)'s W_ua a_t = sum_i alpha_{t,i} W_ua h_i^enc
+    padding_mask: torch.Tensor  # (B, S) True at padded source positions (e_{t,i} = -inf there)
+
+
+class StepWeights(NamedTuple):
+    """The weights applied inside the step loop."""
+
+    recurrent: torch.Tensor  # (4h, 2h) [W_o  W_hh] of eq (6), applied to [o_{t-1}; h_{t-1}]
+    output: torch.Tensor  # (h, h) W_uh of eq (11), applied to h_t
+    attention: object  # the Attention (attention.py): e_{t,i}, with score_weights() applied inside the loop
+
+
+def decoder_recurrence(input_gates, state, memory, weights, dropout_mask=None):
     """Run eqs (5)-(12) for T steps.
 
-    input_gates (T, B, 4h)  W_y y_t + b_ih + b_hh for every step
-    h0, c0, o0  (B, h)      the state before the first step (o_0 = 0 at the start of a sentence)
-    recurrent_weight (4h, 2h), keys and values (B, S, h), padding_mask (B, S), output_weight (h, h)
-    dropout_mask (T, B, h)  0 or 1/(1-p) per unit of o_t (eq 12), or None (no dropout)
+    input_gates   (T, B, 4h)  W_y y_t + b_ih + b_hh for every step
+    state         RecurrentState before the first step
+    memory        SourceMemory of the batch's sentences
+    weights       StepWeights
+    dropout_mask  (T, B, h)   0 or 1/(1-p) per unit of o_t (eq 12), or None (no dropout)
 
-    Returns o_1..o_T (T, B, h), the attention alpha (T, B, S) and the last h_T, c_T.
+    Returns o_1..o_T (T, B, h), the attention alpha (T, B, S) and the RecurrentState after step T.
     """
-    return _Recurrence.apply(attention, input_gates, h0, c0, o0, recurrent_weight, keys, values, padding_mask,
-                             output_weight, dropout_mask, *attention.score_weights())
+    # autograd.Function sees only the tensors passed to apply() one by one: the groups are opened here.
+    outputs, alphas, h, c = _Recurrence.apply(
+        weights.attention, input_gates, state.h, state.c, state.o, weights.recurrent, memory.keys, memory.values,
+        memory.padding_mask, weights.output, dropout_mask, *weights.attention.score_weights(),
+    )
+    return outputs, alphas, RecurrentState(h, c, outputs[-1])
 
 
 class _Recurrence(torch.autograd.Function):

@@ -2,7 +2,7 @@
 
 Command line::
 
-    python -m cs224n_nmt_plugin.learning_curve TRAIN_LOG OUT_PNG [--json OUT_JSON]
+    cs224n-nmt curve TRAIN_LOG OUT_PNG [--json OUT_JSON]
 
 TRAIN_LOG is the captured stdout/stderr (or ``--log-file``) of a run with ``--log-format json``.
 Two kinds of line give the points; their values are JSON strings, e.g. ``"ppl": "163.86"``:
@@ -26,17 +26,16 @@ points) print one line on stderr and exit with status 1.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import re
-import sys
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterable
 
-from cs224n_nmt_plugin.atomic_files import write_files
+from cs224n_nmt_plugin.errors import InputError
+from cs224n_nmt_plugin.text.files import write_files
 
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 TIMESTAMPED_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \| ")
@@ -45,10 +44,6 @@ RECORD_LINE = re.compile(
 )
 FIGURE_SIZE_INCHES = (12, 4.5)
 FIGURE_DPI = 100
-
-
-class CurveError(Exception):
-    """A problem with an input or output file, as one line that names the file."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +96,7 @@ def parse_log(lines: Iterable[str], source: str = "log") -> Curves:
                 seconds = (_parse_time(match["time"]) - first_time).total_seconds()
                 curves.valid.append(_valid_point(record, seconds))
         except (ValueError, KeyError) as error:
-            raise CurveError(f"{source}, line {line_number}: bad {match['tag']} record ({error!r})") from None
+            raise InputError(source, f"line {line_number}: bad {match['tag']} record ({error!r})") from None
     return curves
 
 
@@ -110,10 +105,10 @@ def read_curves(log_path: Path) -> Curves:
         with open(log_path, encoding="utf-8", errors="replace") as log:
             curves = parse_log(log, source=str(log_path))
     except OSError as error:
-        raise CurveError(f"{log_path}: cannot read log ({error.strerror})") from None
+        raise InputError(log_path, f"cannot read log ({error.strerror})") from None
     missing = [kind for kind, points in (("train_inner", curves.train), ("valid", curves.valid)) if not points]
     if missing:
-        raise CurveError(f"{log_path}: no {' or '.join(missing)} points (not a fairseq-train --log-format json log?)")
+        raise InputError(log_path, f"no {' or '.join(missing)} points (not a fairseq-train --log-format json log?)")
     return curves
 
 
@@ -155,7 +150,7 @@ def mermaid_dev_ppl(valid_by_label: dict[str, list[Point]], colors: list[str]) -
     last_minute = int(min(points[-1].wall_seconds for points in valid_by_label.values()) // 60)
     minutes = list(range(first_minute, last_minute + 1))
     if not minutes:
-        raise CurveError("the runs share no whole minute of dev points to chart")
+        raise ValueError("the runs share no whole minute of dev points to chart")
 
     def latest_bits(points: list[Point], minute: int) -> float:
         return math.log2([p.ppl for p in points if p.wall_seconds <= minute * 60][-1])
@@ -189,25 +184,17 @@ def _write_atomically(path: Path, write: Callable) -> None:
     try:
         write_files({path: write_file})
     except OSError as error:
-        raise CurveError(f"{path}: cannot write ({error.strerror or error})") from None
+        raise InputError(path, f"cannot write ({error.strerror or error})") from None
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def add_arguments(parser) -> None:
     parser.add_argument("train_log", type=Path, help="log of fairseq-train --log-format json")
     parser.add_argument("out_png", type=Path, help="learning-curve image to write")
     parser.add_argument("--json", type=Path, dest="out_json", help="also write the parsed points here")
-    args = parser.parse_args(argv)
-    try:
-        curves = read_curves(args.train_log)
-        plot_curves(curves, args.train_log.name, args.out_png)
-        if args.out_json is not None:
-            write_json(curves, args.out_json)
-    except CurveError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def run(args) -> None:
+    curves = read_curves(args.train_log)
+    plot_curves(curves, args.train_log.name, args.out_png)
+    if args.out_json is not None:
+        write_json(curves, args.out_json)

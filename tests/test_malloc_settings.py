@@ -1,9 +1,12 @@
 """The pipeline's malloc settings reach every pipeline command (scripts/lib.sh), and a value
 the user set wins. (Their effect on speed is measured by scripts/bench.py, not tested.)"""
 import subprocess
+import sys
 
 from conftest import REPO
-from cs224n_nmt_plugin.allocator_settings import KEEP_FREED_BLOCKS, environment
+
+sys.path.insert(0, str(REPO / "scripts"))
+from malloc_settings import KEEP_FREED_BLOCKS, environment  # noqa: E402  (a module of scripts/)
 
 
 def test_pipeline_scripts_export_the_settings_and_respect_a_users_own():

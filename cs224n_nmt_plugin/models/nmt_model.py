@@ -2,10 +2,10 @@
 import torch
 from fairseq.models import FairseqEncoderDecoderModel, register_model, register_model_architecture
 
-from cs224n_nmt_plugin.attention import ATTENTIONS
-from cs224n_nmt_plugin.decoder import CS224nDecoder
-from cs224n_nmt_plugin.encoder import CS224nEncoder
-from cs224n_nmt_plugin.torch_load_compat import allow_fairseq_checkpoints
+from cs224n_nmt_plugin.models.attention import ATTENTIONS
+from cs224n_nmt_plugin.models.decoder import CS224nDecoder
+from cs224n_nmt_plugin.models.encoder import CS224nEncoder
+from cs224n_nmt_plugin.safe_loading import allow_fairseq_checkpoints
 
 allow_fairseq_checkpoints()  # so that fairseq can load this model's checkpoints
 
