@@ -13,8 +13,11 @@ cs224n_nmt_plugin import CS224nNMTModel`` registers the model explicitly.
 """
 import sys
 
-if "fairseq" in sys.modules:
+if "fairseq" in sys.modules:  # imported by fairseq (--user-dir)
     from cs224n_nmt_plugin import models  # noqa: F401  (registers cs224n_nmt)
+    from cs224n_nmt_plugin.notices import silence_third_party_notices
+
+    silence_third_party_notices()
 
 
 def __getattr__(name):

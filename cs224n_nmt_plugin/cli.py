@@ -13,6 +13,7 @@ import sys
 from typing import NamedTuple
 
 from cs224n_nmt_plugin.errors import InputError, UsageError
+from cs224n_nmt_plugin.notices import silence_third_party_notices
 
 PROG = "cs224n-nmt"
 
@@ -71,9 +72,10 @@ def main(argv=None):
     if name not in COMMANDS:
         print(f"{PROG}: unknown command {name!r}\n\n{overview()}", file=sys.stderr)
         return 2
-    # fairseq and its dependencies log at import time and raise the root logger's level: the
-    # commands show warnings and their own output only.
+    # Before fairseq may be imported: it would configure the root logger for INFO at import time.
+    # The commands show warnings and their own output only.
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s | %(name)s | %(message)s")
+    silence_third_party_notices()
     parser, run = command_parser(name, COMMANDS[name])
     args = parser.parse_args(rest)
     try:

@@ -42,6 +42,17 @@ mark_done() {
   mv "$1.tmp" "$1"
 }
 
+# logged LOG COMMAND...: run COMMAND with its stderr (fairseq's logging) written to LOG, kept for
+# whoever needs it; on failure show the end of LOG and stop
+logged() {
+  local log=$1
+  shift
+  if ! "$@" 2>"$log"; then
+    tail -n 15 "$log" >&2
+    die "$1 failed; its whole log: $log"
+  fi
+}
+
 # has_cuda: torch sees a GPU
 has_cuda() {
   python -c "import sys, torch; sys.exit(not torch.cuda.is_available())" 2>/dev/null

@@ -16,8 +16,9 @@ if is_current "$BIN_DIR/.preprocess.stamp" "$settings" "$TEXT_DIR/.stamp"; then
 fi
 staging=$BIN_DIR/.preprocess.tmp
 rm -rf "$staging"
-say "fairseq-preprocess $TEXT_DIR -> $BIN_DIR"
-fairseq-preprocess --source-lang es --target-lang en \
+say "fairseq-preprocess $TEXT_DIR -> $BIN_DIR (log: $BIN_DIR/preprocess.log)"
+mkdir -p "$staging"
+logged "$staging/preprocess.log" fairseq-preprocess --source-lang es --target-lang en \
   --trainpref "$TEXT_DIR/train" --validpref "$TEXT_DIR/valid" --testpref "$TEXT_DIR/test" \
   --destdir "$staging" --nwordssrc 50004 --nwordstgt 50004 --thresholdsrc 2 --thresholdtgt 2 \
   --padding-factor 1 --workers "$(nproc)"

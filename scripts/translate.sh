@@ -19,13 +19,14 @@ cs224n-nmt preflight check "$checkpoint" "$BIN_DIR"
 device=()
 has_cuda || device=(--cpu)
 trap 'rm -f "$RUN_DIR/generate-test.txt.tmp"' EXIT
-say "fairseq-generate on the test split of $BIN_DIR"
+say "fairseq-generate on the test split of $BIN_DIR (log: $RUN_DIR/generate-test.log)"
 # --required-batch-size-multiple 1: fairseq would otherwise drop the last partial batch.
-fairseq-generate "$BIN_DIR" --user-dir "$PLUGIN" --source-lang es --target-lang en \
+logged "$RUN_DIR/generate-test.log" fairseq-generate "$BIN_DIR" --user-dir "$PLUGIN" --source-lang es --target-lang en \
   --path "$checkpoint" --gen-subset test "${device[@]}" \
   --beam 5 --max-len-a 0 --max-len-b 70 --unnormalized \
   --batch-size 64 --required-batch-size-multiple 1 > "$RUN_DIR/generate-test.txt.tmp"
 mv "$RUN_DIR/generate-test.txt.tmp" "$RUN_DIR/generate-test.txt"
+say "$(grep -o 'Translated .*' "$RUN_DIR/generate-test.log" || true)"
 cs224n-nmt collect "$TEXT_DIR" "$RUN_DIR/generate-test.txt" "$output" \
   --count "$(wc -l < "$TEXT_DIR/test.es")"
 mark_done "$RUN_DIR/.translate.stamp" "translate"

@@ -20,8 +20,8 @@ trap 'rm -rf "$work"' EXIT
 cs224n-nmt encode "$TEXT_DIR" "$input" "$work/input.es"
 device=()
 has_cuda || device=(--cpu)
-say "fairseq-interactive: $input -> $output"
-fairseq-interactive "$BIN_DIR" --user-dir "$PLUGIN" --source-lang es --target-lang en \
+say "fairseq-interactive: $input -> $output (log: $RUN_DIR/interactive.log)"
+logged "$RUN_DIR/interactive.log" fairseq-interactive "$BIN_DIR" --user-dir "$PLUGIN" --source-lang es --target-lang en \
   --path "$checkpoint" --input "$work/input.es" "${device[@]}" \
   --beam 5 --max-len-a 0 --max-len-b 70 --unnormalized --buffer-size 2048 --batch-size 64 \
   > "$work/interactive.txt"

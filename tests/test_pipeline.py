@@ -15,7 +15,7 @@ def script(name, *args, env):
     result = subprocess.run(["bash", str(REPO / "scripts" / name), *map(str, args)],
                             capture_output=True, text=True, env=env)
     assert result.returncode == 0, f"{name} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
-    return result.stdout
+    return result.stdout + result.stderr
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +79,21 @@ def test_the_vocabulary_follows_the_a4_rule(pipeline):
     expected = sorted(word for word, count in counts.items() if count >= 2)
     dictionary = (root / "data-bin" / "a4s" / "dict.en.txt").read_text().splitlines()
     assert sorted(line.split(" ")[0] for line in dictionary) == expected
+
+
+def test_the_console_shows_no_third_party_notices_and_the_logs_keep_fairseqs_own(pipeline):
+    """Hydra's deprecation notices and DEBUG lines and torch's FutureWarnings are silenced at their
+    source (cs224n_nmt_plugin/notices.py); fairseq's logging goes to the step's log file."""
+    root, _, logs, _ = pipeline
+    console = "".join(logs)
+    for notice in ("Warning", "DEBUG", "hydra", "deprecat"):
+        assert notice not in console, [line for line in console.splitlines() if notice in line][:3]
+    assert "| train_inner |" in console and "| valid |" in console  # fairseq-train's progress
+    assert "[translate] Translated " in console
+    run_dir, bin_dir = root / "outputs" / "a4s", root / "data-bin" / "a4s"
+    assert "num. shared model params" in (run_dir / "train.log").read_text()
+    assert "loading model(s) from" in (run_dir / "generate-test.log").read_text()
+    assert "Wrote preprocessed data" in (bin_dir / "preprocess.log").read_text()
 
 
 def test_a_rerun_skips_every_step(pipeline):

@@ -140,9 +140,7 @@ def import_model_bin(model_bin, out_dir, vocab_json=None):
     state = permute_vocab_rows(saved["state_dict"], {"src": src_rows, "tgt": tgt_rows}, model_bin)
 
     dict_texts = {SOURCE_LANG: dictionary_text(src_symbols), TARGET_LANG: dictionary_text(tgt_symbols)}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # hydra's deprecation notices inside fairseq's config conversion
-        cfg = convert_namespace_to_omegaconf(fairseq_args(out_dir, saved["args"]))
+    cfg = convert_namespace_to_omegaconf(fairseq_args(out_dir, saved["args"]))
     # The dictionaries exactly as fairseq will load them from the files written below.
     src_dict, tgt_dict = (Dictionary.load(io.StringIO(dict_texts[lang])) for lang in (SOURCE_LANG, TARGET_LANG))
     model = TranslationTask(cfg.task, src_dict, tgt_dict).build_model(cfg.model)
