@@ -66,45 +66,6 @@ def test_reordered_state_continues_the_reordered_sentences(model_args):
     torch.testing.assert_close(step[:, 0], full[:, 2], rtol=0, atol=1e-12)
 
 
-@each_model_variant
-def test_first_beam_step_is_computed_once_per_sentence(model_args, monkeypatch):
-    """Rows that beam search starts as copies of one sentence share their first step; every
-    step then equals what the same rows give when computed one by one."""
-    from cs224n_nmt_plugin.models.beam_rows import SOURCE_ROWS
-
-    model, tgt_dict, batch = random_model_and_batch(5, model_args)
-    net_input = batch["net_input"]
-    beams = torch.arange(6).repeat_interleave(3)  # the generator's first reorder: 3 rows a sentence
-    generator = torch.Generator().manual_seed(5)
-    prev = torch.cat([torch.full((18, 1), tgt_dict.eos()),
-                      torch.randint(tgt_dict.nspecial, len(tgt_dict), (18, 3), generator=generator)], dim=1)
-    key_rows = []
-    project_keys = model.decoder.attention.project_keys
-    monkeypatch.setattr(model.decoder.attention, "project_keys",
-                        lambda enc_hiddens: key_rows.append(enc_hiddens.size(0)) or project_keys(enc_hiddens))
-    with torch.no_grad():
-        encoder_out = model.encoder.reorder_encoder_out(
-            model.encoder(net_input["src_tokens"], net_input["src_lengths"]), beams)
-        unshared = {**encoder_out, SOURCE_ROWS: torch.arange(18)}  # the same rows, not marked as copies
-        shared_state, unshared_state = {}, {}
-        for t in range(prev.size(1)):
-            shared, shared_extra = model.decoder(prev[:, : t + 1], encoder_out, incremental_state=shared_state)
-            alone, alone_extra = model.decoder(prev[:, : t + 1], unshared, incremental_state=unshared_state)
-            torch.testing.assert_close(shared, alone, rtol=0, atol=1e-12)
-            torch.testing.assert_close(shared_extra["attn"][0], alone_extra["attn"][0], rtol=0, atol=1e-12)
-    assert key_rows == [6, 18]
-
-
-def test_rows_share_a_first_step_only_with_their_sentence_and_tokens():
-    from cs224n_nmt_plugin.models.beam_rows import first_step_copies
-
-    rows = torch.tensor([0, 0, 1, 1, 1])
-    copies = first_step_copies(rows, torch.tensor([[2], [2], [5], [5], [5]]))
-    assert torch.equal(rows[copies.representatives], torch.tensor([0, 1])) and torch.equal(copies.of_row, rows)
-    assert first_step_copies(rows, torch.tensor([[2], [2], [5], [6], [5]])) is None  # a row of sentence 1 differs
-    assert first_step_copies(torch.arange(5), torch.full((5, 1), 2)) is None  # greedy: one row a sentence
-
-
 def teacher_forced_scores(model, src_tokens, src_lengths, hypothesis_tokens, eos):
     prev = torch.cat([torch.tensor([eos]), hypothesis_tokens[:-1]]).unsqueeze(0)
     with torch.no_grad():

@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from fairseq.models import FairseqIncrementalDecoder
 
 from cs224n_nmt_plugin.models.attention import build_attention
-from cs224n_nmt_plugin.models.beam_rows import SOURCE_ROWS, first_step_copies, reorder, select_rows
+from cs224n_nmt_plugin.models.beam_rows import SOURCE_ROWS, reorder, select_rows
 from cs224n_nmt_plugin.models.recurrence import RecurrentState, SourceMemory, StepWeights, decoder_recurrence
 
 
@@ -56,22 +56,12 @@ class CS224nDecoder(FairseqIncrementalDecoder):
         ``{"attn": [alpha]}``, alpha (B, T, S). With an incremental state only the last token is
         new: the steps before it are in the state."""
         cached = self.get_incremental_state(incremental_state, "steps")
-        if cached is not None:
-            outputs, alphas, state = self._steps(prev_output_tokens[:, -1:], cached["state"], cached["memory"])
-            memory, rows = cached["memory"], cached[SOURCE_ROWS]
+        if cached is None:
+            state, memory, rows = self._initial_state(encoder_out), self._source_memory(encoder_out), encoder_out[SOURCE_ROWS]
         else:
-            # Beam search starts every sentence with beam-size identical rows: its first step is
-            # computed for one row of each sentence (the keys and values included) and then copied.
-            copies = first_step_copies(encoder_out[SOURCE_ROWS], prev_output_tokens) if incremental_state is not None else None
-            if copies is not None:
-                encoder_out = select_rows(encoder_out, copies.representatives)
-                prev_output_tokens = prev_output_tokens[copies.representatives]
-            memory, rows = self._source_memory(encoder_out), encoder_out[SOURCE_ROWS]
-            outputs, alphas, state = self._steps(prev_output_tokens, self._initial_state(encoder_out), memory)
-            if copies is not None:
-                outputs, alphas = outputs[:, copies.of_row], alphas[:, copies.of_row]
-                state, memory, rows = (select_rows(state, copies.of_row), select_rows(memory, copies.of_row),
-                                       rows[copies.of_row])
+            state, memory, rows = cached["state"], cached["memory"], cached[SOURCE_ROWS]
+            prev_output_tokens = prev_output_tokens[:, -1:]
+        outputs, alphas, state = self._steps(prev_output_tokens, state, memory)
         if incremental_state is not None:
             self.set_incremental_state(incremental_state, "steps", {"state": state, "memory": memory, SOURCE_ROWS: rows})
         return outputs.transpose(0, 1), {"attn": [alphas.transpose(0, 1) if self.need_attn else None]}
