@@ -13,18 +13,22 @@ cs224n_nmt_plugin import CS224nNMTModel`` registers the model explicitly.
 """
 import sys
 
-if "fairseq" in sys.modules:  # imported by fairseq (--user-dir)
-    from cs224n_nmt_plugin import models  # noqa: F401  (registers cs224n_nmt)
+
+def _register_the_model():
+    from cs224n_nmt_plugin import models
     from cs224n_nmt_plugin.notices import silence_third_party_notices
 
-    silence_third_party_notices()
+    silence_third_party_notices()  # fairseq's Hydra and torch notices (notices.py)
+    return models
+
+
+if "fairseq" in sys.modules:  # imported by fairseq (--user-dir)
+    _register_the_model()
 
 
 def __getattr__(name):
     if name == "CS224nNMTModel":
-        from cs224n_nmt_plugin.models import CS224nNMTModel
-
-        return CS224nNMTModel
+        return _register_the_model().CS224nNMTModel
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -5,6 +5,7 @@ import math
 
 import pytest
 import torch
+from fairseq.modules import FairseqDropout
 
 from conftest import build_model, collate, make_dictionary, random_sentences
 from cs224n_nmt_plugin.homework.parameter_names import CS224N_TO_FAIRSEQ, from_cs224n_state_dict
@@ -171,7 +172,7 @@ def test_dropout_is_applied_to_o_t_only():
     generator = torch.Generator().manual_seed(2)
     src_dict, tgt_dict = make_dictionary(9), make_dictionary(11)
     model = build_model(src_dict, tgt_dict, E, H, dropout=0.5).double()
-    dropouts = [m for m in model.modules() if isinstance(m, torch.nn.Dropout)]
+    dropouts = [m for m in model.modules() if isinstance(m, (torch.nn.Dropout, FairseqDropout))]
     assert dropouts == [model.decoder.dropout] and model.decoder.dropout.p == 0.5
     batch = collate(src_dict, tgt_dict, random_sentences(generator, src_dict, [4, 6]),
                     random_sentences(generator, tgt_dict, [3, 5]))

@@ -3,6 +3,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from fairseq.models import FairseqIncrementalDecoder
+from fairseq.modules import FairseqDropout
 
 from cs224n_nmt_plugin.models.attention import build_attention
 from cs224n_nmt_plugin.models.beam_rows import SOURCE_ROWS, reorder, select_rows
@@ -42,7 +43,10 @@ class CS224nDecoder(FairseqIncrementalDecoder):
         self.cell = nn.LSTMCell(embed_size + hidden_size, hidden_size)
         self.attention = build_attention(attention, 2 * hidden_size, hidden_size)
         self.combined_output_projection = nn.Linear(3 * hidden_size, hidden_size, bias=False)
-        self.dropout = nn.Dropout(dropout)
+        # fairseq's dropout module: --retain-dropout (Monte-Carlo dropout in fairseq-generate,
+        # -interactive and the hub) keeps it on at inference; --retain-dropout-modules names it
+        # by this class's name.
+        self.dropout = FairseqDropout(dropout, module_name=type(self).__name__)
         self.target_vocab_projection = nn.Linear(hidden_size, len(dictionary), bias=False)
 
     def forward(self, prev_output_tokens, encoder_out, incremental_state=None, features_only=False, **kwargs):
@@ -77,7 +81,9 @@ class CS224nDecoder(FairseqIncrementalDecoder):
         input_gates = F.linear(y, w_y, self.cell.bias_ih + self.cell.bias_hh)  # W_y y_t + b, eq (6), all steps
         weights = StepWeights(recurrent=torch.cat([w_o, self.cell.weight_hh], dim=1), output=self._output_weights()[1],
                               attention=self.attention)
-        dropout_mask = self.dropout(y.new_ones(y.size(0), y.size(1), self.hidden_size)) if self.training else None
+        dropout_mask = None  # eq (12): a fresh mask for every step and row, when dropout is on
+        if self.dropout.p > 0 and (self.training or self.dropout.apply_during_inference):
+            dropout_mask = self.dropout(y.new_ones(y.size(0), y.size(1), self.hidden_size))
         return decoder_recurrence(input_gates, state, memory, weights, dropout_mask)
 
     def _output_weights(self):
