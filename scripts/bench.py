@@ -2,20 +2,26 @@
 
     .venv/bin/python scripts/bench.py [--steps 20] [--json bench.json]
 
-For each target-vocabulary size (Tatoeba-sized and a4-sized), both models are built at the
-homework sizes and run alternately on identical batches of 32 random sentence pairs:
-the median train step (forward + backward + clip + Adam) in target tokens/s, on batches of
-mixed lengths (about half of the target positions are padding) and on batches of one source
-length (targets within one word of it: about 5% padding, as in fairseq's length-sorted batches,
-where a smaller share of the work is the recurrence), generation in
-sentences/s at beam 5 and greedy (fixed output length, so both do the same number of steps;
-each model prepared as fairseq-generate prepares it), and peak memory (RSS of a child process
-that only trains that model). It also prints the floating-point work per target token (counted
-by torch's FlopCounterMode) and the GFLOP/s this reaches against the machine's measured matmul
-rate.
+For each target-vocabulary size (Tatoeba-sized and a4-sized), the models are built at the
+homework sizes and run alternately on identical batches of 32 random sentence pairs. Four
+contestants train: cs224n_lstm and fairseq lstm with a4_adam (the homework's torch.optim.Adam,
+cs224n_nmt_plugin/optim/a4_adam.py), cs224n_lstm under --cpu-autocast bf16, and fairseq lstm with
+fairseq's --optimizer adam, so that two ratios can be read: (a) the model alone, cs224n_lstm /
+fairseq lstm with the same optimizer; (b) the pipeline a user gets, our recipe (a4_adam, float32
+on the CPU) / fairseq lstm as a fairseq user trains it (fairseq's adam).
 
-It runs with the pipeline's malloc settings (scripts/malloc_settings.py) for
-both models, or with glibc's defaults given --glibc-malloc-defaults.
+It measures the median train step (forward + backward + clip + the optimizer) in target tokens/s,
+on batches of mixed lengths (about half of the target positions are padding) and on batches of
+one source length (targets within one word of it: about 5% padding, as in fairseq's length-sorted
+batches), generation in sentences/s at beam 5 and greedy (fixed output length, so every model
+does the same number of steps; each model prepared as fairseq-generate prepares it), and peak
+memory (RSS of a child process that only trains that contestant). It also prints the
+floating-point work per target token (torch's FlopCounterMode), the GFLOP/s this reaches against
+the machine's measured matmul rate, and the time of one optimizer step on the a4-sized
+cs224n_lstm's parameters for fairseq's adam and torch's fused, foreach and for-loop Adam.
+
+It runs with the pipeline's malloc settings (scripts/malloc_settings.py) for every model, or with
+glibc's defaults given --glibc-malloc-defaults.
 """
 import argparse
 import copy
@@ -29,7 +35,9 @@ import time
 
 import torch
 from fairseq.data import Dictionary, LanguagePairDataset
+from fairseq.optim import OPTIMIZER_DATACLASS_REGISTRY, OPTIMIZER_REGISTRY
 from fairseq.sequence_generator import SequenceGenerator
+from omegaconf import OmegaConf
 from torch.utils.flop_counter import FlopCounterMode
 
 import malloc_settings
@@ -38,6 +46,18 @@ from fairseq_lstm_baseline import build_fairseq_lstm
 
 VOCABULARIES = {"tatoeba-sized": (22_484, 15_098), "a4-sized": (50_004, 50_002)}  # (source, target) words
 BATCH, SOURCE_LENGTHS, OUTPUT_STEPS = 32, (5, 35), 30
+# contestant -> (model, fairseq optimizer, --cpu-autocast bf16)
+CONTESTANTS = {
+    "cs224n_lstm": ("cs224n_lstm", "a4_adam", False),  # our recipe on the CPU
+    "cs224n_lstm cpu-autocast bf16": ("cs224n_lstm", "a4_adam", True),
+    "fairseq_lstm": ("fairseq_lstm", "a4_adam", False),
+    "fairseq_lstm fairseq adam": ("fairseq_lstm", "adam", False),  # a fairseq user's pipeline
+}
+RATIOS = {
+    "(a) model alone: cs224n_lstm / fairseq lstm, both a4_adam": ("cs224n_lstm", "fairseq_lstm"),
+    "(b) pipeline: our recipe / fairseq lstm with fairseq adam": ("cs224n_lstm", "fairseq_lstm fairseq adam"),
+    "cpu-autocast bf16 / float32 (cs224n_lstm)": ("cs224n_lstm cpu-autocast bf16", "cs224n_lstm"),
+}
 
 
 class Task:
@@ -53,11 +73,23 @@ def dictionary(words):
     return d
 
 
-def build(name, task):
-    if name == "cs224n_lstm":
-        args = argparse.Namespace(embed_size=256, hidden_size=256, dropout=0.3)
-        return CS224nNMTModel.build_model(args, task)
-    return build_fairseq_lstm(task)
+def build(contestant, task):
+    """The contestant's model (homework sizes) and its fairseq optimizer."""
+    model_name, optimizer_name, bf16 = CONTESTANTS[contestant]
+    torch.manual_seed(0)
+    if model_name == "cs224n_lstm":
+        args = argparse.Namespace(embed_size=256, hidden_size=256, dropout=0.3,
+                                  cpu_autocast="bf16" if bf16 else "none")
+        model = CS224nNMTModel.build_model(args, task)
+    else:
+        model = build_fairseq_lstm(task)
+    return model, build_optimizer(optimizer_name, list(model.parameters()))
+
+
+def build_optimizer(name, params):
+    """fairseq's optimizer NAME (a4_adam or adam) with its defaults and lr 1e-3, as fairseq-train builds it."""
+    options = {"lr": [1e-3], **({"tpu": False} if name == "adam" else {})}
+    return OPTIMIZER_REGISTRY[name](OmegaConf.structured(OPTIMIZER_DATACLASS_REGISTRY[name](**options)), params)
 
 
 def random_batch(task, generator, one_length=False):
@@ -82,7 +114,7 @@ def random_batch(task, generator, one_length=False):
 def train_step(model, optimizer, batch):
     """One a4 training step: summed NLL / sentences, clip 5, Adam."""
     logits, _ = model(**batch["net_input"])
-    log_probs = torch.log_softmax(logits, dim=-1)
+    log_probs = torch.log_softmax(logits.float(), dim=-1)  # as fairseq's criterion: float32 (--cpu-autocast)
     loss = torch.nn.functional.nll_loss(log_probs.view(-1, log_probs.size(-1)), batch["target"].view(-1),
                                         ignore_index=1, reduction="sum") / BATCH
     optimizer.zero_grad()
@@ -125,19 +157,18 @@ def matmul_gflops(size=1024, repeats=20):
     return 2 * size**3 / seconds / 1e9
 
 
-def peak_rss_mb(model_name, vocabulary, steps=5):
-    """Peak RSS of a child process that builds and trains only ``model_name`` (with this process's
+def peak_rss_mb(contestant, vocabulary, steps=5):
+    """Peak RSS of a child process that builds and trains only ``contestant`` (with this process's
     malloc settings)."""
     malloc = [] if malloc_settings.in_effect() else ["--glibc-malloc-defaults"]
-    result = subprocess.run([sys.executable, __file__, "--peak-memory-of", model_name, "--vocabulary", vocabulary,
+    result = subprocess.run([sys.executable, __file__, "--peak-memory-of", contestant, "--vocabulary", vocabulary,
                              "--steps", str(steps), *malloc], capture_output=True, text=True, check=True)
     return float(result.stdout.split()[-1])
 
 
-def measure_peak_memory(model_name, vocabulary, steps):
+def measure_peak_memory(contestant, vocabulary, steps):
     task = Task(*VOCABULARIES[vocabulary])
-    model = build(model_name, task)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model, optimizer = build(contestant, task)
     batch = random_batch(task, torch.Generator().manual_seed(0))
     for _ in range(steps):
         train_step(model, optimizer, batch)
@@ -156,35 +187,34 @@ def peak_resident_mb():
 
 def bench_vocabulary(vocabulary, steps, matmul_rate):
     task = Task(*VOCABULARIES[vocabulary])
-    torch.manual_seed(0)
-    models = {name: build(name, task) for name in ("cs224n_lstm", "fairseq_lstm")}
-    optimizers = {name: torch.optim.Adam(m.parameters(), lr=1e-3) for name, m in models.items()}
+    built = {name: build(name, task) for name in CONTESTANTS}
     generator = torch.Generator().manual_seed(0)
     batches = [random_batch(task, generator) for _ in range(steps)]
     sorted_batches = [random_batch(task, generator, one_length=True) for _ in range(steps)]
-    train_times = {(name, kind): [] for name in models for kind in ("mixed", "sorted")}
-    gen_times = {(name, beam): [] for name in models for beam in (5, 1)}
+    train_times = {(name, kind): [] for name in built for kind in ("mixed", "sorted")}
     for kind, kind_batches in (("mixed", batches), ("sorted", sorted_batches)):
-        for batch in kind_batches:  # alternate the models on the same batch
-            for name, model in models.items():
+        for batch in kind_batches:  # alternate the contestants on the same batch
+            for name, (model, optimizer) in built.items():
                 model.train()
-                train_times[name, kind].append(timed(train_step, model, optimizers[name], batch) / batch["ntokens"])
-    inference_models = {name: prepared_for_generation(model) for name, model in models.items()}
+                train_times[name, kind].append(timed(train_step, model, optimizer, batch) / batch["ntokens"])
+    generating = [name for name in built if CONTESTANTS[name][1] == "a4_adam"]  # the optimizer changes no model
+    inference_models = {name: prepared_for_generation(built[name][0]) for name in generating}
+    gen_times = {(name, beam): [] for name in generating for beam in (5, 1)}
     for batch in batches[: max(3, steps // 4)]:
         for name, model in inference_models.items():
             for beam in (5, 1):
                 gen_times[name, beam].append(timed(generate, model, task, batch, beam) / BATCH)
     results = {}
-    for name, model in models.items():
+    for name, (model, optimizer) in built.items():
         model.train()
-        flops = flops_per_target_token(model, optimizers[name], batches[0])
+        flops = flops_per_target_token(model, optimizer, batches[0])
         tokens_per_s = 1 / statistics.median(train_times[name, "mixed"])
         results[name] = {
             "parameters": sum(p.numel() for p in model.parameters()),
             "train_target_tokens_per_s": tokens_per_s,
             "train_target_tokens_per_s_length_sorted": 1 / statistics.median(train_times[name, "sorted"]),
-            "beam5_sentences_per_s": 1 / statistics.median(gen_times[name, 5]),
-            "greedy_sentences_per_s": 1 / statistics.median(gen_times[name, 1]),
+            "beam5_sentences_per_s": 1 / statistics.median(gen_times[name, 5]) if name in generating else None,
+            "greedy_sentences_per_s": 1 / statistics.median(gen_times[name, 1]) if name in generating else None,
             "peak_rss_mb": peak_rss_mb(name, vocabulary),
             "train_mflop_per_target_token": flops / 1e6,
             "train_gflop_per_s": flops * tokens_per_s / 1e9,
@@ -193,13 +223,44 @@ def bench_vocabulary(vocabulary, steps, matmul_rate):
     return results
 
 
+def bench_optimizer_steps(repeats=10):
+    """Milliseconds of one optimizer step (median of ``repeats``, implementations alternating) on the
+    a4-sized cs224n_lstm's parameters with gradients of 0.01 scale."""
+    task = Task(*VOCABULARIES["a4-sized"])
+    model, _ = build("cs224n_lstm", task)
+    generator = torch.Generator().manual_seed(0)
+    for p in model.parameters():
+        p.grad = torch.randn(p.shape, generator=generator) * 0.01
+    steps = {
+        "fairseq adam": build_optimizer("adam", list(model.parameters())),
+        "torch Adam fused (a4_adam's choice)": torch.optim.Adam(model.parameters(), lr=1e-3, fused=True),
+        "torch Adam foreach": torch.optim.Adam(model.parameters(), lr=1e-3, foreach=True),
+        "torch Adam for-loop": torch.optim.Adam(model.parameters(), lr=1e-3, foreach=False),
+    }
+    times = {name: [] for name in steps}
+    for _ in range(repeats):
+        for name, optimizer in steps.items():
+            times[name].append(timed(optimizer.step) * 1000)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
 def print_table(vocabulary, results):
-    ours, theirs = results["cs224n_lstm"], results["fairseq_lstm"]
+    names = list(results)
     print(f"\n### {vocabulary} vocabularies {VOCABULARIES[vocabulary]}, batch {BATCH}, homework sizes\n")
-    print("| metric | cs224n_lstm | fairseq lstm | ours/theirs |")
-    print("|---|---:|---:|---:|")
-    for key in ours:
-        print(f"| {key} | {ours[key]:,.4g} | {theirs[key]:,.4g} | {ours[key] / theirs[key]:.2f} |")
+    print("| metric | " + " | ".join(names) + " |")
+    print("|---|" + "---:|" * len(names))
+    for key in results[names[0]]:
+        cells = ["" if results[name][key] is None else f"{results[name][key]:,.4g}" for name in names]
+        print(f"| {key} | " + " | ".join(cells) + " |")
+    print("\n| ratio | train tokens/s, mixed | train tokens/s, one length | beam 5 | greedy | peak RSS |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for ratio, (numerator, denominator) in RATIOS.items():
+        cells = []
+        for key in ("train_target_tokens_per_s", "train_target_tokens_per_s_length_sorted", "beam5_sentences_per_s",
+                    "greedy_sentences_per_s", "peak_rss_mb"):
+            top, bottom = results[numerator][key], results[denominator][key]
+            cells.append("" if top is None or bottom is None else f"{top / bottom:.2f}")
+        print(f"| {ratio} | " + " | ".join(cells) + " |")
 
 
 def main():
@@ -208,7 +269,7 @@ def main():
     parser.add_argument("--vocabulary", choices=sorted(VOCABULARIES), action="append",
                         help="vocabulary sizes to run (default: all)")
     parser.add_argument("--json", help="also write the results here")
-    parser.add_argument("--peak-memory-of", choices=("cs224n_lstm", "fairseq_lstm"), help=argparse.SUPPRESS)
+    parser.add_argument("--peak-memory-of", choices=list(CONTESTANTS), help=argparse.SUPPRESS)
     parser.add_argument("--glibc-malloc-defaults", action="store_true",
                         help="measure with glibc's default malloc settings, not the pipeline's (malloc_settings.py)")
     args = parser.parse_args()
@@ -223,6 +284,10 @@ def main():
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; measured matmul rate "
           f"{matmul_rate:.1f} GFLOP/s (1024x1024 fp32); malloc settings: {malloc}")
     report = {"matmul_gflop_per_s": matmul_rate, "keep_freed_blocks": keep_freed_blocks}
+    report["optimizer_step_ms"] = bench_optimizer_steps()
+    print("\noptimizer step on the a4-sized cs224n_lstm's parameters, ms (median of 10):")
+    for name, milliseconds in report["optimizer_step_ms"].items():
+        print(f"  {name:<38} {milliseconds:7.1f}")
     for vocabulary in vocabularies:
         report[vocabulary] = bench_vocabulary(vocabulary, args.steps, matmul_rate)
         print_table(vocabulary, report[vocabulary])

@@ -1,15 +1,22 @@
-"""Side by side: cs224n_lstm against fairseq's built-in lstm (its closest match), or the
-three attention variants, trained on the same binarized corpus with the same batch size,
-optimizer, seed and budget, then decoded and scored the same way.
+"""Side by side, trained on the same binarized corpus with the same batch size, seed and budget,
+then decoded and scored the same way:
 
-    .venv/bin/python scripts/compare.py NAME [--seconds S | --updates N] [--attention-variants]
+  (default) cs224n_lstm against fairseq's built-in lstm (its closest match), two ways:
+            (a) the model alone: both trained with a4_adam, the homework's torch.optim.Adam;
+            (b) the pipeline a user gets: our recipe (a4_adam, and on a GPU --amp) against fairseq
+                lstm trained the way a fairseq user would, with fairseq's --optimizer adam;
+  --attention-variants   cs224n_lstm's multiplicative, dot and additive attention;
+  --precision-variants   cs224n_lstm in float32 and with --cpu-autocast bf16 (CPU mixed precision).
+
+    .venv/bin/python scripts/compare.py NAME [--seconds S | --updates N] [--size N] [VARIANTS]
 
 NAME is a corpus already prepared and binarized by the pipeline (data-bin/NAME). Writes
-outputs/NAME/compare[-attention]/: one folder per model (checkpoints, train.log,
-generate-test.txt, test_outputs.txt), comparison.md (the table and a Mermaid chart of dev
-perplexity against wall-clock time), comparison.json and dev_ppl.png (the same curves with every
-validation). On CPU the models are trained at half the homework's sizes (128) unless --size says
-otherwise; on a GPU at the homework's 256, with --amp.
+outputs/NAME/compare[-attention|-precision]/: one folder per contestant (checkpoints, train.log,
+generate-test.txt, test_outputs.txt), comparison.md (the table, the ratios with sacreBLEU's paired
+significance tests of the test BLEU, and a Mermaid chart of dev perplexity against wall-clock time),
+comparison.json and dev_ppl.png (the same curves with every validation). On CPU the models are
+trained at half the homework's sizes (128) unless --size says otherwise; on a GPU at the
+homework's 256, with --amp.
 """
 import argparse
 import json
@@ -24,28 +31,48 @@ from pathlib import Path
 import torch
 
 import malloc_settings
-from cs224n_nmt_plugin.text.files import write_lines
+from cs224n_nmt_plugin.text.files import read_lines, write_lines
 from cs224n_nmt_plugin.text.learning_curve import mermaid_dev_ppl, read_curves
 from cs224n_nmt_plugin.text.prepare import postprocess_hypothesis
-from cs224n_nmt_plugin.text.scores import score_lines
+from cs224n_nmt_plugin.text.scores import paired_significance, score_lines
 from cs224n_nmt_plugin.text.translation_io import hypotheses_in_order, recipe_of
 from fairseq_lstm_baseline import fairseq_lstm_options
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-A4_OPTIMISATION = ["--optimizer", "adam", "--lr", "1e-3", "--clip-norm", "5", "--batch-size", "32",
-                   "--criterion", "cross_entropy", "--sentence-avg", "--seed", "0"]
+A4_TRAINING = ["--lr", "1e-3", "--clip-norm", "5", "--batch-size", "32", "--criterion", "cross_entropy",
+               "--sentence-avg", "--seed", "0"]
+A4_ADAM = ["--optimizer", "a4_adam"]  # the homework's torch.optim.Adam (cs224n_nmt_plugin/optim/a4_adam.py)
+FAIRSEQ_ADAM = ["--optimizer", "adam"]  # what a fairseq user reaches for
 A4_DECODING = ["--beam", "5", "--max-len-a", "0", "--max-len-b", "70", "--unnormalized",
                "--batch-size", "64", "--required-batch-size-multiple", "1"]
-LINE_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c"]  # one per model, in the PNG and in the markdown chart
+LINE_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"]  # one per contestant, in the PNG and the chart
 
 
-def contestants(size, dropout, attention_variants):
-    """label -> fairseq-train architecture options; the first label is the reference of the ratios."""
+def contestants(size, dropout, variants, gpu):
+    """label -> fairseq-train options (architecture, optimizer, precision), and the ratios to
+    report as (name, numerator label, denominator label)."""
     ours = ["--arch", "cs224n_lstm", "--embed-size", str(size), "--hidden-size", str(size), "--dropout", str(dropout)]
-    if attention_variants:
-        return {f"cs224n_lstm {name}": ours + ["--attention", name] for name in ("multiplicative", "dot", "additive")}
-    return {"fairseq lstm": fairseq_lstm_options(embed_size=size, hidden_size=size, dropout=dropout), "cs224n_lstm": ours}
+    device = ["--amp"] if gpu else ["--cpu"]
+    if variants == "attention":
+        labels = {f"cs224n_lstm {name}": ours + ["--attention", name] + A4_ADAM + device
+                  for name in ("multiplicative", "dot", "additive")}
+        return labels, [(f"{name} / multiplicative", f"cs224n_lstm {name}", "cs224n_lstm multiplicative")
+                        for name in ("dot", "additive")]
+    if variants == "precision":
+        return ({"cs224n_lstm float32": ours + A4_ADAM + ["--cpu"],
+                 "cs224n_lstm cpu-autocast bf16": ours + A4_ADAM + ["--cpu", "--cpu-autocast", "bf16"]},
+                [("bf16 / float32", "cs224n_lstm cpu-autocast bf16", "cs224n_lstm float32")])
+    theirs = fairseq_lstm_options(embed_size=size, hidden_size=size, dropout=dropout)
+    labels = {
+        "fairseq lstm, fairseq adam": theirs + FAIRSEQ_ADAM + device,  # a fairseq user's pipeline
+        "fairseq lstm, a4_adam": theirs + A4_ADAM + device,
+        "cs224n_lstm, a4_adam": ours + A4_ADAM + device,  # scripts/train.sh's recipes: a4_adam, --amp on a GPU
+    }
+    return labels, [("(a) model alone: cs224n_lstm / fairseq lstm, both a4_adam",
+                     "cs224n_lstm, a4_adam", "fairseq lstm, a4_adam"),
+                    ("(b) pipeline: our recipe / fairseq lstm with fairseq adam",
+                     "cs224n_lstm, a4_adam", "fairseq lstm, fairseq adam")]
 
 
 def run_measured(command, log_path):
@@ -57,10 +84,10 @@ def run_measured(command, log_path):
     return os.waitstatus_to_exitcode(status), usage.ru_maxrss / 1024, time.perf_counter() - start
 
 
-def train(label, arch_options, data_bin, run_dir, budget, device_options, validate_every):
+def train(label, options, data_bin, run_dir, budget, validate_every):
     command = [str(BIN / "fairseq-train"), str(data_bin), "--user-dir", str(REPO / "cs224n_nmt_plugin"),
                "--task", "translation", "--source-lang", "es", "--target-lang", "en",
-               *arch_options, *A4_OPTIMISATION, *budget, *device_options,
+               *options, *A4_TRAINING, *budget,
                "--save-dir", str(run_dir / "checkpoints"), "--no-epoch-checkpoints",
                "--validate-interval-updates", str(validate_every), "--save-interval-updates", str(validate_every),
                "--keep-interval-updates", "1", "--log-format", "json", "--log-interval", str(min(50, validate_every)),
@@ -84,6 +111,7 @@ def train(label, arch_options, data_bin, run_dir, budget, device_options, valida
 
 
 def translate_and_score(label, data_bin, run_dir, device_options):
+    """Decodes the test split like scripts/translate.sh; returns the scores and the hypotheses."""
     command = [str(BIN / "fairseq-generate"), str(data_bin), "--user-dir", str(REPO / "cs224n_nmt_plugin"),
                "--source-lang", "es", "--target-lang", "en", "--gen-subset", "test",
                "--path", str(run_dir / "checkpoints" / "checkpoint_best.pt"), *A4_DECODING, *device_options]
@@ -101,21 +129,41 @@ def translate_and_score(label, data_bin, run_dir, device_options):
     speed = re.search(r"Translated [\d,]+ sentences .* \(([\d.]+) sentences/s", "\n".join(output))
     scores = score_lines(hypotheses, references, run_dir / "test_outputs.txt")
     return {"test_a4_bleu": scores["a4_bleu"], "test_sacrebleu": scores["sacrebleu"],
-            "generate_beam5_sentences_per_s": float(speed.group(1))}
+            "generate_beam5_sentences_per_s": float(speed.group(1))}, hypotheses
 
 
-def markdown_table(results, setting, reference):
-    """One row per metric, one column per model, then each other model's ratio to ``reference``."""
+RATIO_METRICS = ("train_target_tokens_per_s", "peak_rss_mb", "best_dev_ppl", "test_a4_bleu", "test_sacrebleu",
+                 "generate_beam5_sentences_per_s")
+
+
+def markdown_table(results, setting):
+    """One row per metric, one column per contestant."""
     labels = list(results)
-    others = [label for label in labels if label != reference]
-    header = "| metric | " + " | ".join(labels) + " | " + " | ".join(f"{l} / {reference}" for l in others) + " |"
-    rows = [setting, "", header, "|---" * (1 + len(labels) + len(others)) + "|"]
-    for metric in results[reference]:
-        values = [results[label][metric] for label in labels]
-        base = results[reference][metric]
-        ratios = [results[label][metric] / base if base else float("nan") for label in others]
-        rows.append(f"| {metric} | " + " | ".join(f"{v:,.4g}" for v in values) + " | "
-                    + " | ".join(f"{r:.2f}" for r in ratios) + " |")
+    rows = [setting, "", "| metric | " + " | ".join(labels) + " |", "|---" * (1 + len(labels)) + "|"]
+    for metric in results[labels[0]]:
+        rows.append(f"| {metric} | " + " | ".join(f"{results[label][metric]:,.4g}" for label in labels) + " |")
+    return "\n".join(rows) + "\n"
+
+
+def ratio_table(results, ratios, significance):
+    """The named ratios of every metric, and whether the test BLEU difference is significant."""
+    rows = ["| ratio | " + " | ".join(RATIO_METRICS) + " | sacreBLEU difference (p: bootstrap / AR; 95% CI) |",
+            "|---" * (2 + len(RATIO_METRICS)) + "|"]
+    for name, numerator, denominator in ratios:
+        cells = [f"{results[numerator][m] / results[denominator][m]:.2f}" if results[denominator][m] else "n/a"
+                 for m in RATIO_METRICS]
+        test = significance[name]
+        bootstrap, randomization = test["bootstrap"], test["approximate_randomization"]
+        if test["system_bleu"] == test["baseline_bleu"]:
+            verdict = "no difference"  # (sacreBLEU then reports its smallest p: a system against itself)
+        elif max(bootstrap["p_value"], randomization["p_value"]) < 0.05:
+            verdict = "significant at 0.05"
+        else:
+            verdict = "not significant at 0.05"
+        cells.append(f"{test['system_bleu'] - test['baseline_bleu']:+.2f} ({verdict}: p = "
+                     f"{bootstrap['p_value']:.4f} / {randomization['p_value']:.4f}; "
+                     f"{bootstrap['system_mean']:.2f} ± {bootstrap['system_ci95']:.2f})")
+        rows.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(rows) + "\n"
 
 
@@ -141,47 +189,53 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("name", help="a corpus binarized by the pipeline (data-bin/NAME)")
     budget = parser.add_mutually_exclusive_group()
-    budget.add_argument("--seconds", type=float, help="training wall-clock budget per model (default 720 on CPU)")
+    budget.add_argument("--seconds", type=float, help="training wall-clock budget per model (default 600 on CPU)")
     budget.add_argument("--updates", type=int, help="training budget per model, in updates")
     parser.add_argument("--size", type=int, help="embed and hidden size (default 256 on GPU, 128 on CPU)")
-    parser.add_argument("--attention-variants", action="store_true",
-                        help="compare cs224n_lstm's multiplicative, dot and additive attention instead")
+    variants = parser.add_mutually_exclusive_group()
+    variants.add_argument("--attention-variants", action="store_const", const="attention", dest="variants",
+                          help="compare cs224n_lstm's multiplicative, dot and additive attention instead")
+    variants.add_argument("--precision-variants", action="store_const", const="precision", dest="variants",
+                          help="compare cs224n_lstm in float32 and under --cpu-autocast bf16 (on the CPU)")
     args = parser.parse_args()
 
     data_bin = REPO / "data-bin" / args.name
     if not (data_bin / ".preprocess.stamp").is_file():
         sys.exit(f"[compare] error: {data_bin} is not binarized: run bash scripts/run.sh or scripts/preprocess.sh first")
-    gpu = torch.cuda.is_available()
+    gpu = torch.cuda.is_available() and args.variants != "precision"
     size = args.size or (256 if gpu else 128)
-    device_options = ["--amp"] if gpu else ["--cpu"]
     if args.updates:
         budget, budget_text = ["--max-update", str(args.updates)], f"{args.updates} updates"
     else:
-        seconds = args.seconds or (1800 if gpu else 720)
+        seconds = args.seconds or (1800 if gpu else 600)
         budget, budget_text = ["--stop-time-hours", str(seconds / 3600)], f"{seconds:.0f} s of training"
-    out = REPO / "outputs" / args.name / ("compare-attention" if args.attention_variants else "compare")
+    out = REPO / "outputs" / args.name / ("compare" + (f"-{args.variants}" if args.variants else ""))
     setting = (f"Corpus {args.name}, {'GPU' if gpu else 'CPU'} ({torch.get_num_threads()} threads), "
-               f"embed = hidden = {size}, dropout 0.3, batch 32, Adam 1e-3, clip 5, seed 0, budget {budget_text} "
+               f"embed = hidden = {size}, dropout 0.3, batch 32, lr 1e-3, clip 5, seed 0, budget {budget_text} "
                f"per model; test decoding: beam 5, at most 70 steps.")
 
-    results, curves = {}, {}
-    for label, arch_options in contestants(size, 0.3, args.attention_variants).items():
-        run_dir = out / label.replace(" ", "_")
+    labels, ratios = contestants(size, 0.3, args.variants, gpu)
+    results, curves, hypotheses = {}, {}, {}
+    for label, options in labels.items():
+        run_dir = out / re.sub(r"[^\w.-]+", "_", label)
         shutil.rmtree(run_dir, ignore_errors=True)  # every comparison trains from scratch
         run_dir.mkdir(parents=True)
         validate_every = 500 if not args.updates else max(1, args.updates // 10)
-        results[label], curves[label] = train(label, arch_options, data_bin, run_dir, budget, device_options,
-                                              validate_every)
-        results[label].update(translate_and_score(label, data_bin, run_dir, device_options))
+        results[label], curves[label] = train(label, options, data_bin, run_dir, budget, validate_every)
+        scores, hypotheses[label] = translate_and_score(label, data_bin, run_dir, ["--cpu"] if "--cpu" in options else [])
+        results[label].update(scores)
 
-    table = markdown_table(results, setting, reference=next(iter(results)))
+    references = read_lines(data_bin / "text" / "ref.test.en")
+    significance = {name: paired_significance(hypotheses[denominator], hypotheses[numerator], references)
+                    for name, numerator, denominator in ratios}
+    table = markdown_table(results, setting) + "\n" + ratio_table(results, ratios, significance)
     try:
         chart = mermaid_dev_ppl({label: c.valid for label, c in curves.items()}, LINE_COLORS)
     except ValueError as error:  # e.g. runs shorter than a minute
         chart = f"(no chart of dev perplexity against wall time: {error})\n"
     write_lines(out / "comparison.md", (table + "\n" + chart).splitlines())
-    write_lines(out / "comparison.json", json.dumps({"setting": setting, "results": results},
-                                                              indent=2).splitlines())
+    write_lines(out / "comparison.json", json.dumps({"setting": setting, "results": results, "ratios": ratios,
+                                                     "significance": significance}, indent=2).splitlines())
     plot_dev_ppl(curves, out / "dev_ppl.png")
     print(table)
     print(f"[compare] wrote {out / 'comparison.md'}, comparison.json and dev_ppl.png")

@@ -4,7 +4,7 @@
 #   A4_DATA  an a4 en_es_data/ folder; used when it holds train.es/train.en
 #            (default: ../shared/data/en_es beside the repository)
 #   TATOEBA  the Tatoeba spa.txt, used otherwise (default: ../shared/data/tatoeba_spa_eng/spa.txt)
-#   RECIPE, CPU_MINUTES  see scripts/train.sh
+#   RECIPE, CPU_UPDATES, CPU_MINUTES  see scripts/train.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bash "$REPO/scripts/setup.sh"
 use_venv

@@ -3,8 +3,10 @@
 # Trains cs224n_lstm on data-bin/NAME into outputs/NAME/checkpoints/, logging to
 # outputs/NAME/train.log and plotting outputs/NAME/checkpoints/learning_curve.png.
 #   RECIPE=gpu  the a4 run.sh settings on a GPU, with mixed precision (default when torch sees CUDA)
-#   RECIPE=cpu  the same optimiser on the half-size cs224n_lstm_small, stopped after
-#               CPU_MINUTES (default 20) of training (default without CUDA)
+#   RECIPE=cpu  the same optimiser on the half-size cs224n_lstm_small, stopped after CPU_UPDATES
+#               updates (default 16000, about 20 minutes on a 2-core CPU; a fixed number of
+#               updates, so that a run gives the same model however busy the machine is), or
+#               after CPU_MINUTES of training when that is set (default without CUDA)
 # An interrupted run resumes from checkpoint_last.pt when the same command is run again; on CPU
 # it then continues exactly as the uninterrupted run would have (same batches, same losses):
 # --update-epoch-batch-itr makes fairseq form each epoch's batches from seed + epoch, where by
@@ -22,11 +24,12 @@ recipe=${RECIPE:-auto}
 if [[ $recipe == auto ]]; then
   if has_cuda; then recipe=gpu; else recipe=cpu; fi
 fi
-# a4 run.py: Adam 1e-3, gradient-norm clip 5, 32 sentences a batch, loss = summed NLL / sentences,
-# uniform init (the model's), seed 0; lr halved when dev loss stops improving, stop after 5 halvings.
+# a4 run.py: torch.optim.Adam 1e-3 (a4_adam), gradient-norm clip 5, 32 sentences a batch, loss =
+# summed NLL / sentences, uniform init (the model's), seed 0; lr halved when dev loss stops
+# improving, stop after 5 halvings.
 common=(
   "$BIN_DIR" --user-dir "$PLUGIN" --task translation --source-lang es --target-lang en
-  --optimizer adam --lr 1e-3 --clip-norm 5 --batch-size 32 --criterion cross_entropy --sentence-avg
+  --optimizer a4_adam --lr 1e-3 --clip-norm 5 --batch-size 32 --criterion cross_entropy --sentence-avg
   --seed 0 --lr-scheduler reduce_lr_on_plateau --lr-shrink 0.5 --lr-patience 1 --stop-min-lr 3.2e-05
   --max-epoch 30 --save-dir "$CHECKPOINT_DIR" --keep-interval-updates 1 --no-epoch-checkpoints
   --log-format json --log-interval 100 --no-progress-bar --update-epoch-batch-itr True
@@ -34,7 +37,10 @@ common=(
 case $recipe in
   gpu) settings=(--arch cs224n_lstm --validate-interval-updates 2000 --save-interval-updates 2000 --amp) ;;
   cpu) settings=(--arch cs224n_lstm_small --cpu --validate-interval-updates 1000 --save-interval-updates 1000
-                 --stop-time-hours "$(python -c "print(${CPU_MINUTES:-20} / 60)")") ;;
+                 --max-update "${CPU_UPDATES:-16000}")
+       if [[ -n ${CPU_MINUTES:-} ]]; then
+         settings+=(--stop-time-hours "$(python -c "print(${CPU_MINUTES} / 60)")")
+       fi ;;
   *) die "RECIPE must be gpu, cpu or auto, not '$recipe'" ;;
 esac
 

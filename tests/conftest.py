@@ -112,7 +112,7 @@ def copy_model(tmp_path_factory):
              "--validpref", root / "valid", "--testpref", root / "test", "--destdir", data_bin, "--workers", "1")
     train = run_tool(
         "fairseq-train", data_bin, "--user-dir", PLUGIN, "--arch", "cs224n_lstm_tiny", "--cpu",
-        "--optimizer", "adam", "--lr", "5e-3", "--clip-norm", "5", "--batch-size", "32", "--max-epoch", "8",
+        "--optimizer", "a4_adam", "--lr", "5e-3", "--clip-norm", "5", "--batch-size", "32", "--max-epoch", "8",
         "--criterion", "cross_entropy", "--sentence-avg", "--seed", "0", "--save-dir", save_dir,
         "--no-epoch-checkpoints", "--no-progress-bar", "--log-format", "json", "--log-interval", "1000",
         # --eval-bleu stores numpy values in the checkpoint: loading must still work.

@@ -69,10 +69,12 @@ def test_model_gradients_match_finite_differences(attention_name):
     assert torch.autograd.gradcheck(loss, parameters)
 
 
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=["bfloat16", "float16"])
 @pytest.mark.parametrize("attention_name", ATTENTIONS)
-def test_mixed_precision_gradients_match_full_precision(attention_name):
-    """Under autocast (what --amp turns on, here bfloat16 on CPU) the hand-written backward pass
-    runs in the forward pass's precision setting and its gradients stay close to float32's."""
+def test_mixed_precision_gradients_match_full_precision(attention_name, dtype):
+    """Under autocast (what --amp turns on on a GPU, float16 or bfloat16, and --cpu-autocast on a
+    CPU), here CPU autocast, the hand-written backward pass runs in the forward pass's precision
+    setting and its gradients stay close to float32's."""
     generator = torch.Generator().manual_seed(2)
     src_dict, tgt_dict = make_dictionary(30), make_dictionary(40)
     model = build_model(src_dict, tgt_dict, embed_size=16, hidden_size=16, dropout=0.3, attention=attention_name)
@@ -82,7 +84,7 @@ def test_mixed_precision_gradients_match_full_precision(attention_name):
     def gradients(autocast):
         model.zero_grad()
         torch.manual_seed(0)  # the same dropout masks
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+        with torch.autocast("cpu", dtype=dtype, enabled=autocast):
             logits, _ = model(**batch["net_input"])
         log_probs = torch.log_softmax(logits.float(), dim=-1)
         torch.nn.functional.nll_loss(log_probs.view(-1, log_probs.size(-1)), batch["target"].view(-1),
@@ -92,3 +94,34 @@ def test_mixed_precision_gradients_match_full_precision(attention_name):
     full, mixed = gradients(autocast=False), gradients(autocast=True)
     assert mixed.dtype == torch.float32
     assert (mixed - full).norm() / full.norm() < 0.03
+
+
+def test_cpu_autocast_option_runs_the_products_in_bfloat16_and_keeps_float32_weights_and_gradients(tmp_path):
+    """--cpu-autocast bf16: the logits come out of bfloat16 products, the parameters and their
+    gradients stay float32 and close to a float32 model's; auto follows the CPU's flags."""
+    from cs224n_nmt_plugin.models.cpu_autocast import cpu_has_bf16_instructions, uses_bf16
+
+    generator = torch.Generator().manual_seed(3)
+    src_dict, tgt_dict = make_dictionary(30), make_dictionary(40)
+    batch = collate(src_dict, tgt_dict, random_sentences(generator, src_dict, [3, 7, 5]),
+                    random_sentences(generator, tgt_dict, [4, 2, 6]))
+    grads = {}
+    for choice in ("none", "bf16"):
+        torch.manual_seed(0)
+        model = build_model(src_dict, tgt_dict, embed_size=16, hidden_size=16, cpu_autocast=choice)
+        logits, _ = model(**batch["net_input"])
+        assert logits.dtype == (torch.bfloat16 if choice == "bf16" else torch.float32)
+        log_probs = torch.log_softmax(logits.float(), dim=-1)
+        torch.nn.functional.nll_loss(log_probs.view(-1, log_probs.size(-1)), batch["target"].view(-1),
+                                     ignore_index=tgt_dict.pad(), reduction="sum").backward()
+        assert all(p.dtype == p.grad.dtype == torch.float32 for p in model.parameters())
+        grads[choice] = torch.cat([p.grad.flatten() for p in model.parameters()])
+    assert (grads["bf16"] - grads["none"]).norm() / grads["none"].norm() < 0.03
+
+    with_bf16, without = tmp_path / "with", tmp_path / "without"
+    with_bf16.write_text("processor\t: 0\nflags\t\t: fpu sse avx512f avx512_bf16 amx_tile\n")
+    without.write_text("processor\t: 0\nflags\t\t: fpu sse avx2\n")
+    assert cpu_has_bf16_instructions(with_bf16) and not cpu_has_bf16_instructions(without)
+    assert not cpu_has_bf16_instructions(tmp_path / "no-such-file")
+    assert uses_bf16("bf16") and not uses_bf16("none")
+    assert uses_bf16("auto") == cpu_has_bf16_instructions()

@@ -68,7 +68,7 @@ def write_copy_corpus(folder, seed=0):
 
 def script_env(data_bin_root, outputs_root):
     return {**os.environ, "DATA_BIN_ROOT": str(data_bin_root), "OUTPUTS_ROOT": str(outputs_root),
-            "RECIPE": "cpu", "CPU_MINUTES": "30", "OMP_NUM_THREADS": "1"}
+            "RECIPE": "cpu", "OMP_NUM_THREADS": "1"}
 
 
 def script(name, *args, env, check=True, **kwargs):
@@ -605,7 +605,7 @@ def test_two_gloo_processes_train_like_one_process_with_update_freq_2(corpus, tm
     losses and gradient norms and the final weights agree; the checkpoint generates."""
     data_bin = corpus[2] / NAME
     train_args = [str(data_bin), "--user-dir", PLUGIN, "--arch", "cs224n_lstm_tiny", "--dropout", "0", "--cpu",
-                  "--optimizer", "adam", "--lr", "1e-2", "--clip-norm", "5", "--batch-size", "32",
+                  "--optimizer", "a4_adam", "--lr", "1e-2", "--clip-norm", "5", "--batch-size", "32",
                   "--criterion", "cross_entropy", "--sentence-avg", "--seed", "0", "--max-update", "12",
                   "--disable-validation", "--no-epoch-checkpoints", "--no-progress-bar", "--log-format", "json",
                   "--log-interval", "1"]

@@ -7,6 +7,7 @@ from fairseq.modules import FairseqDropout
 
 from cs224n_nmt_plugin.models.attention import build_attention
 from cs224n_nmt_plugin.models.beam_rows import SOURCE_ROWS, reorder, select_rows
+from cs224n_nmt_plugin.models.cpu_autocast import cpu_autocast
 from cs224n_nmt_plugin.models.recurrence import RecurrentState, SourceMemory, StepWeights, decoder_recurrence
 
 
@@ -29,11 +30,12 @@ class CS224nDecoder(FairseqIncrementalDecoder):
     """
 
     def __init__(self, dictionary, embed_size, hidden_size, dropout, max_target_positions,
-                 attention="multiplicative", a4_framing=False):
+                 attention="multiplicative", a4_framing=False, cpu_bf16=False):
         super().__init__(dictionary)
         self.hidden_size = hidden_size
         self.max_target_positions = max_target_positions
         self.a4_framing = a4_framing
+        self.cpu_bf16 = cpu_bf16  # --cpu-autocast (cpu_autocast.py)
         self.need_attn = True
         # set by make_generation_fast_; a buffer so that .to() and .half() move it, not saved
         self.register_buffer("vocab_weight_transposed", None, persistent=False)
@@ -50,10 +52,11 @@ class CS224nDecoder(FairseqIncrementalDecoder):
         self.target_vocab_projection = nn.Linear(hidden_size, len(dictionary), bias=False)
 
     def forward(self, prev_output_tokens, encoder_out, incremental_state=None, features_only=False, **kwargs):
-        combined_outputs, extra = self.extract_features(prev_output_tokens, encoder_out, incremental_state)
-        if features_only:
-            return combined_outputs, extra
-        return self.output_layer(combined_outputs), extra
+        with cpu_autocast(self.cpu_bf16, prev_output_tokens.device):
+            combined_outputs, extra = self.extract_features(prev_output_tokens, encoder_out, incremental_state)
+            if features_only:
+                return combined_outputs, extra
+            return self.output_layer(combined_outputs), extra
 
     def extract_features(self, prev_output_tokens, encoder_out, incremental_state=None, **kwargs):
         """Run eqs (5)-(12) over ``prev_output_tokens`` (B, T): returns o_1..o_T (B, T, h) and

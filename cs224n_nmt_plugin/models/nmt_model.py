@@ -2,6 +2,7 @@
 import torch
 from fairseq.models import FairseqEncoderDecoderModel, register_model, register_model_architecture
 
+from cs224n_nmt_plugin.models import cpu_autocast
 from cs224n_nmt_plugin.models.attention import ATTENTIONS
 from cs224n_nmt_plugin.models.decoder import CS224nDecoder
 from cs224n_nmt_plugin.models.encoder import CS224nEncoder
@@ -31,18 +32,23 @@ class CS224nNMTModel(FairseqEncoderDecoderModel):
         parser.add_argument("--a4-framing", action="store_true",
                             help="the homework's framing: no </s> on the source, the decoder starts "
                                  "from <s> (imported CS224n checkpoints have it)")
+        parser.add_argument("--cpu-autocast", choices=cpu_autocast.CHOICES,
+                            help="mixed precision on a CPU: bfloat16 products, float32 weights, states and loss; "
+                                 "auto: where the CPU has bfloat16 instructions (default: none)")
 
     @classmethod
     def build_model(cls, args, task):
         base_architecture(args)
         max_source_positions = getattr(args, "max_source_positions", None) or DEFAULT_MAX_POSITIONS
         max_target_positions = getattr(args, "max_target_positions", None) or DEFAULT_MAX_POSITIONS
+        bf16 = cpu_autocast.uses_bf16(args.cpu_autocast)
         encoder = CS224nEncoder(
-            task.source_dictionary, args.embed_size, args.hidden_size, max_source_positions, args.a4_framing
+            task.source_dictionary, args.embed_size, args.hidden_size, max_source_positions,
+            a4_framing=args.a4_framing, cpu_bf16=bf16,
         )
         decoder = CS224nDecoder(
             task.target_dictionary, args.embed_size, args.hidden_size, args.dropout, max_target_positions,
-            args.attention, args.a4_framing,
+            attention=args.attention, a4_framing=args.a4_framing, cpu_bf16=bf16,
         )
         model = cls(encoder, decoder)
         with torch.no_grad():
@@ -60,6 +66,7 @@ def _fill_defaults(args, size, dropout):
     # Checkpoints from before --attention and --a4-framing: the handout's attention, fairseq's framing.
     args.attention = getattr(args, "attention", None) or "multiplicative"
     args.a4_framing = getattr(args, "a4_framing", False)
+    args.cpu_autocast = getattr(args, "cpu_autocast", None) or "none"
 
 
 @register_model_architecture("cs224n_nmt", "cs224n_lstm")

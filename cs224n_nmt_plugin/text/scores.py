@@ -47,3 +47,25 @@ def run(args):
     scores[args.label] = {**entry, "hypotheses": str(args.hypotheses), "references": str(args.references)}
     write_lines(args.scores_json, json.dumps(scores, indent=2).splitlines())
     print(table(scores))
+
+
+def paired_significance(baseline, system, references, samples=1000, trials=10000):
+    """Whether ``system``'s sacreBLEU differs from ``baseline``'s on these test sentences by more
+    than chance, with sacreBLEU's own paired tests (its fixed seed, SACREBLEU_SEED, makes them
+    repeatable): paired bootstrap resampling (``samples`` resamples) and approximate
+    randomization (``trials`` trials). Returns each test's p-value and the system's mean and 95%
+    confidence interval of BLEU, beside both systems' BLEU."""
+    from sacrebleu.metrics import BLEU
+    from sacrebleu.significance import PairedTest
+
+    named = [("baseline", baseline), ("system", system)]
+    result = {}
+    tests = {"bootstrap": ("bs", {"n_samples": samples}),
+             "approximate_randomization": ("ar", {"n_samples": trials, "n_ar_confidence": samples})}
+    for test, (test_type, options) in tests.items():
+        _, scores = PairedTest(named, {"BLEU": BLEU()}, [references], test_type=test_type, **options)()
+        base, other = scores["BLEU"]
+        result[test] = {"p_value": float(other.p_value), "system_mean": float(other.mean),
+                        "system_ci95": float(other.ci)}
+        result["baseline_bleu"], result["system_bleu"] = float(base.score), float(other.score)
+    return result

@@ -1,0 +1,72 @@
+"""``--optimizer a4_adam``: the homework's optimizer, ``torch.optim.Adam(model.parameters(), lr)``.
+
+run.py trains with torch's Adam (betas 0.9/0.999, eps 1e-8, no weight decay), which adds eps
+after the bias correction:
+
+    m_t = b1 m_{t-1} + (1 - b1) g_t          v_t = b2 v_{t-1} + (1 - b2) g_t^2
+    theta_t = theta_{t-1} - lr * (m_t / (1 - b1^t)) / (sqrt(v_t / (1 - b2^t)) + eps)
+
+fairseq's ``--optimizer adam`` adds it before (sqrt(v_t) + eps, the step scaled by
+sqrt(1 - b2^t) / (1 - b1^t)): wherever a gradient is tiny the two updates differ, so fairseq's
+is not the homework's optimizer. This one is torch's, inside fairseq's optimizer interface, so
+--lr and the lr schedulers, --clip-norm, --update-freq, --amp's loss scaler, distributed
+training and checkpoint save and resume work as with any fairseq optimizer.
+
+``--a4-adam-implementation``: torch's Adam has three implementations of the same update. ``auto``
+(the default) takes the fused kernel wherever torch has one for the parameters' device (CPU and
+CUDA since torch 2.4), and torch's own default otherwise. Measured on the a4-sized parameters
+(scripts/bench.py --optimizers): fused is the fastest on this project's CPU; the for-loop and
+foreach ones give the same update up to rounding.
+"""
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from fairseq.dataclass import ChoiceEnum, FairseqDataclass
+from fairseq.optim import FairseqOptimizer, register_optimizer
+from omegaconf import II, OmegaConf
+
+IMPLEMENTATIONS = ChoiceEnum(["auto", "fused", "foreach", "for-loop"])
+logger = logging.getLogger(__name__)
+TORCH_FLAGS = {"fused": {"fused": True}, "foreach": {"foreach": True}, "for-loop": {"foreach": False}}
+
+
+@dataclass
+class A4AdamConfig(FairseqDataclass):
+    adam_betas: Any = field(default=(0.9, 0.999), metadata={"help": "betas for Adam (a4: 0.9, 0.999)"})
+    adam_eps: float = field(default=1e-8, metadata={"help": "epsilon for Adam, added after the bias correction"})
+    weight_decay: float = field(default=0.0, metadata={"help": "weight decay (a4: none)"})
+    a4_adam_implementation: IMPLEMENTATIONS = field(
+        default="auto", metadata={"help": "torch's fused, foreach or for-loop Adam; auto: fused where torch has it"})
+    lr: Any = II("optimization.lr")
+
+
+@register_optimizer("a4_adam", dataclass=A4AdamConfig)
+class A4Adam(FairseqOptimizer):
+    def __init__(self, cfg, params):
+        super().__init__(cfg)
+        params = list(params)
+        choice = str(cfg.a4_adam_implementation)
+        if choice == "auto":
+            try:
+                self._optimizer = torch.optim.Adam(params, **self.optimizer_config, fused=True)
+                self.implementation = "fused"
+            except RuntimeError:  # no fused kernel for these parameters' device or dtype
+                self._optimizer = torch.optim.Adam(params, **self.optimizer_config)
+                self.implementation = "torch's default"
+        else:
+            self._optimizer = torch.optim.Adam(params, **self.optimizer_config, **TORCH_FLAGS[choice])
+            self.implementation = choice
+        logger.info(f"a4_adam: torch.optim.Adam, {self.implementation} implementation")
+
+    @property
+    def optimizer_config(self):
+        """The arguments of torch.optim.Adam; fairseq also applies them over a checkpoint's."""
+        betas = self.cfg.adam_betas
+        if isinstance(betas, str):
+            betas = tuple(float(value) for value in betas.strip("()[] ").split(","))
+        elif not isinstance(betas, tuple):
+            betas = tuple(OmegaConf.to_container(betas) if OmegaConf.is_config(betas) else betas)
+        lr = self.cfg.lr[0] if isinstance(self.cfg.lr, (list, tuple)) or OmegaConf.is_list(self.cfg.lr) else self.cfg.lr
+        return {"lr": float(lr), "betas": betas, "eps": self.cfg.adam_eps, "weight_decay": self.cfg.weight_decay}

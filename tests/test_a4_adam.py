@@ -1,0 +1,119 @@
+"""--optimizer a4_adam is the homework's torch.optim.Adam inside fairseq: its updates are torch's
+exactly, fairseq's own adam would differ on the same gradients, and it trains and resumes
+through fairseq-train (the SIGKILL-resume and DDP tests of test_reliability.py run train.sh and
+fairseq-train with it)."""
+import pytest
+import torch
+from fairseq import optim
+from omegaconf import OmegaConf
+
+import cs224n_nmt_plugin.optim  # noqa: F401  (registers a4_adam)
+from conftest import PLUGIN, fairseq_records, run_tool
+
+STEPS, LR = 5, 1e-3
+# torch's CPU kernels take a vectorized or a scalar path depending on where a tensor's memory
+# starts, which can round the last bit of an update differently: two runs of the same Adam on the
+# same numbers agree to the last bit in most runs and always within a few float32 ulps of these
+# weights (about 1e-8 each).
+ULPS = 5e-8
+
+
+def same_weights(a, b):
+    return all(torch.allclose(x, y, rtol=0, atol=ULPS) for x, y in zip(a, b))
+
+
+def parameters(seed=0):
+    """Weights shaped like a small model's (an embedding, a matrix, a bias)."""
+    generator = torch.Generator().manual_seed(seed)
+    shapes = [(300, 16), (64, 32), (64,)]
+    return [torch.nn.Parameter(torch.randn(*shape, generator=generator) * 0.1) for shape in shapes]
+
+
+def gradients(params, step):
+    """Gradients of about 0.01, some of them tiny (1e-9): where the two Adams differ."""
+    generator = torch.Generator().manual_seed(100 + step)
+    grads = []
+    for p in params:
+        g = torch.randn(p.shape, generator=generator) * 0.01
+        tiny = torch.rand(p.shape, generator=generator) < 0.3
+        grads.append(torch.where(tiny, g * 1e-7, g))
+    return grads
+
+
+def fairseq_optimizer(name, params, **options):
+    """fairseq's optimizer NAME with its defaults, as fairseq-train builds it from its config."""
+    config = OmegaConf.structured(optim.OPTIMIZER_DATACLASS_REGISTRY[name](lr=[LR], **options))
+    return optim.OPTIMIZER_REGISTRY[name](config, params)
+
+
+def run(optimizer, params):
+    for step in range(STEPS):
+        for p, g in zip(params, gradients(params, step)):
+            p.grad = g.clone()
+        optimizer.step()
+    return [p.detach().clone() for p in params]
+
+
+def test_a4_adam_is_torchs_fused_adam_with_the_homeworks_defaults():
+    ours_params, torch_params = parameters(), parameters()
+    ours = fairseq_optimizer("a4_adam", ours_params)
+    assert ours.implementation == "fused"  # torch has a fused Adam for CPU float32
+    group = ours.optimizer.param_groups[0]
+    assert (group["lr"], group["betas"], group["eps"], group["weight_decay"]) == (LR, (0.9, 0.999), 1e-8, 0.0)
+    expected = run(torch.optim.Adam(torch_params, lr=LR, fused=True), torch_params)
+    assert same_weights(run(ours, ours_params), expected)
+
+
+@pytest.mark.parametrize("implementation, flags", [("foreach", {"foreach": True}), ("for-loop", {"foreach": False})])
+def test_each_implementation_is_torchs_and_all_agree_up_to_rounding(implementation, flags):
+    """Torch's Adam of the same implementation (see ULPS); within 1e-6 of the fused one (the
+    kernels order their float32 operations differently)."""
+    ours_params, torch_params, fused_params = parameters(), parameters(), parameters()
+    ours = fairseq_optimizer("a4_adam", ours_params, a4_adam_implementation=implementation)
+    result = run(ours, ours_params)
+    expected = run(torch.optim.Adam(torch_params, lr=LR, **flags), torch_params)
+    assert same_weights(result, expected)
+    fused = run(torch.optim.Adam(fused_params, lr=LR, fused=True), fused_params)
+    assert max((a - b).abs().max().item() for a, b in zip(result, fused)) < 1e-6
+
+
+def test_fairseqs_adam_would_not_be_the_homeworks_optimizer():
+    """fairseq's adam adds eps before the bias correction: on the same gradients its weights move
+    by more than 1e-4 away from torch's wherever the gradients are tiny."""
+    ours_params, fairseq_params = parameters(), parameters()
+    ours = run(fairseq_optimizer("a4_adam", ours_params), ours_params)
+    theirs = run(fairseq_optimizer("adam", fairseq_params, tpu=False), fairseq_params)
+    assert max((a - b).abs().max().item() for a, b in zip(ours, theirs)) > 1e-4
+
+
+def test_the_lr_scheduler_sets_torchs_learning_rate():
+    params = parameters()
+    optimizer = fairseq_optimizer("a4_adam", params)
+    optimizer.set_lr(5e-4)
+    assert optimizer.get_lr() == 5e-4 and optimizer.optimizer.param_groups[0]["lr"] == 5e-4
+
+
+def train(data_bin, save_dir, *options):
+    result = run_tool("fairseq-train", data_bin, "--user-dir", PLUGIN, "--arch", "cs224n_lstm_tiny", "--cpu",
+                      "--optimizer", "a4_adam", "--lr", "5e-3", "--clip-norm", "5", "--batch-size", "32",
+                      "--criterion", "cross_entropy", "--sentence-avg", "--seed", "0", "--save-dir", save_dir,
+                      "--max-update", "30", "--disable-validation", "--no-progress-bar", "--log-format", "json",
+                      "--log-interval", "1", "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "10", *options)
+    return fairseq_records(result.stdout + result.stderr, "train_inner")
+
+
+def test_fairseq_train_with_a4_adam_saves_torchs_state_and_runs_under_amp_and_update_freq(copy_model, tmp_path):
+    """A real fairseq-train with an lr scheduler and clipping; its checkpoint holds torch's Adam
+    state; --amp (on a CPU: fairseq's loss scaler around the optimizer, which does nothing) and
+    --update-freq 2 work with it."""
+    plain = train(copy_model.data_bin, tmp_path / "plain")
+    losses = [float(record["loss"]) for record in plain]
+    assert len(plain) == 30 and sum(losses[-5:]) < sum(losses[:5])
+    assert float(plain[4]["lr"]) < float(plain[9]["lr"])  # the warm-up set torch's lr
+    state = torch.load(tmp_path / "plain" / "checkpoint_last.pt", map_location="cpu", weights_only=False)
+    assert state["optimizer_history"][-1]["optimizer_name"] == "A4Adam"
+    assert {"step", "exp_avg", "exp_avg_sq"} <= set(next(iter(state["last_optimizer_state"]["state"].values())))
+    amp = train(copy_model.data_bin, tmp_path / "amp", "--amp")
+    assert [r["loss"] for r in amp] == [r["loss"] for r in plain]
+    accumulated = train(copy_model.data_bin, tmp_path / "accumulated", "--update-freq", "2")
+    assert len(accumulated) == 30 and all(float(r["bsz"]) > 32 for r in accumulated)  # two batches an update
