@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# Create .venv/ (Python 3.11) with pinned torch, fairseq and tools, and the plugin installed
-# editable from setup.cfg. Idempotent: a second run with everything in place takes seconds.
+# Create .venv/ with the exact set of scripts/constraints.txt (torch, fairseq and tools) and the
+# plugin installed editable. Idempotent: a second run with everything in place takes seconds.
+#   PYTHON=...          the interpreter (default: python3.11, else python3.12: ve-fairseq's wheels)
+#   TORCH_INDEX_URL=... an extra package index to take torch's CPU build from, when pip's
+#                       configured index has none (the README names PyTorch's CPU index)
+# To install the plugin into an environment you already have, keeping its torch, see
+# scripts/install.sh.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 VENV=.venv
-PYTHON=${PYTHON:-python3.11}
 STAMP=$VENV/.setup-fingerprint
-TORCH_VERSION=2.13.0
-fingerprint=$(cat setup.cfg pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
+CONSTRAINTS=scripts/constraints.txt
+TORCH_VERSION=$(sed -n 's/^torch==//p' "$CONSTRAINTS")
+fingerprint=$(cat setup.cfg pyproject.toml "$CONSTRAINTS" scripts/setup.sh | sha256sum | cut -d' ' -f1)
 
 if [[ -x $VENV/bin/python && -f $STAMP && "$(cat "$STAMP")" == "$fingerprint" ]] &&
    "$VENV/bin/python" -c "import importlib.util as u, sys; sys.exit(not all(u.find_spec(m) for m in ('torch', 'fairseq', 'cs224n_nmt_plugin')))"; then
@@ -16,8 +21,13 @@ if [[ -x $VENV/bin/python && -f $STAMP && "$(cat "$STAMP")" == "$fingerprint" ]]
   exit 0
 fi
 
-if ! command -v "$PYTHON" >/dev/null; then
-  echo "setup: $PYTHON not found; install Python 3.11 or set PYTHON=/path/to/python3.11" >&2
+if [[ -z ${PYTHON:-} ]]; then
+  for candidate in python3.11 python3.12; do
+    if command -v "$candidate" >/dev/null && "$candidate" --version >/dev/null 2>&1; then PYTHON=$candidate; break; fi
+  done
+fi
+if [[ -z ${PYTHON:-} ]] || ! command -v "$PYTHON" >/dev/null; then
+  echo "setup: no python3.11 or python3.12 found (ve-fairseq has wheels for those only): install one or set PYTHON=/path/to/python" >&2
   exit 1
 fi
 if [[ ! -x $VENV/bin/python ]]; then
@@ -30,17 +40,21 @@ if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then
   echo "setup: GPU found: installing torch==$TORCH_VERSION (CUDA build)"
   "${pip[@]}" "torch==$TORCH_VERSION"
 else
-  # PyPI's Linux torch wheel is the multi-GB CUDA build: take the CPU build instead,
-  # from a wheel pip already finds (find-links) or else from PyTorch's CPU index.
+  # The index's Linux torch wheel is the multi-GB CUDA build: take the CPU build instead, from
+  # a wheel pip already finds (find-links, the configured index) or from TORCH_INDEX_URL.
   echo "setup: no GPU: installing torch==$TORCH_VERSION+cpu"
-  "${pip[@]}" "torch==$TORCH_VERSION+cpu" 2>/dev/null ||
-    "${pip[@]}" "torch==$TORCH_VERSION+cpu" --index-url https://download.pytorch.org/whl/cpu \
-      --extra-index-url https://pypi.org/simple
+  if ! "${pip[@]}" "torch==$TORCH_VERSION+cpu" 2>/dev/null; then
+    if [[ -z ${TORCH_INDEX_URL:-} ]]; then
+      echo "setup: torch==$TORCH_VERSION+cpu is not on pip's index: set TORCH_INDEX_URL to PyTorch's CPU index (see the README)" >&2
+      exit 1
+    fi
+    "${pip[@]}" "torch==$TORCH_VERSION+cpu" --extra-index-url "$TORCH_INDEX_URL"
+  fi
 fi
 
-echo "setup: installing the plugin (editable) with its pinned dependencies from setup.cfg"
+echo "setup: installing the plugin (editable) with the pinned set of $CONSTRAINTS"
 "${pip[@]}" "setuptools>=64" wheel
-"${pip[@]}" --no-build-isolation -e ".[test]"
+"${pip[@]}" --no-build-isolation -c "$CONSTRAINTS" -e ".[test]"
 
 "$VENV/bin/python" -c "import torch, fairseq, cs224n_nmt_plugin; print(f'setup: torch {torch.__version__}, fairseq {fairseq.__version__}, plugin ok')" 2>/dev/null
 echo "$fingerprint" > "$STAMP"
