@@ -31,6 +31,7 @@ class Command(NamedTuple):
 
 
 COMMANDS = {
+    "fetch-tatoeba": Command("text.tatoeba", "download the Tatoeba spa-eng corpus the pipeline trains on (checked)"),
     "prepare": Command("text.prepare", "check a parallel corpus and prepare it for fairseq-preprocess"),
     "encode": Command("text.translation_io", "raw Spanish -> the lines fairseq-interactive reads", "encode"),
     "collect": Command("text.translation_io", "fairseq-generate/-interactive output -> a4 text in input order",

@@ -39,7 +39,10 @@ from cs224n_nmt_plugin.text.translation_io import hypotheses_in_order, recipe_of
 from fairseq_lstm_baseline import fairseq_lstm_options
 
 REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
+TRAIN = [sys.executable, str(REPO / "scripts" / "fairseq_train.py")]  # fairseq-train, and its peak GPU memory
+GENERATE = [sys.executable, "-m", "fairseq_cli.generate"]  # fairseq-generate, wherever fairseq is installed
+DATA_BIN_ROOT = Path(os.environ.get("DATA_BIN_ROOT", REPO / "data-bin"))  # as scripts/lib.sh
+OUTPUTS_ROOT = Path(os.environ.get("OUTPUTS_ROOT", REPO / "outputs"))
 A4_TRAINING = ["--lr", "1e-3", "--clip-norm", "5", "--batch-size", "32", "--criterion", "cross_entropy",
                "--sentence-avg", "--seed", "0"]
 A4_ADAM = ["--optimizer", "a4_adam"]  # the homework's torch.optim.Adam (cs224n_nmt_plugin/optim/a4_adam.py)
@@ -85,7 +88,7 @@ def run_measured(command, log_path):
 
 
 def train(label, options, data_bin, run_dir, budget, validate_every):
-    command = [str(BIN / "fairseq-train"), str(data_bin), "--user-dir", str(REPO / "cs224n_nmt_plugin"),
+    command = [*TRAIN, str(data_bin), "--user-dir", str(REPO / "cs224n_nmt_plugin"),
                "--task", "translation", "--source-lang", "es", "--target-lang", "en",
                *options, *A4_TRAINING, *budget,
                "--save-dir", str(run_dir / "checkpoints"), "--no-epoch-checkpoints",
@@ -101,18 +104,22 @@ def train(label, options, data_bin, run_dir, budget, validate_every):
     words_per_second = [float(json.loads(line[line.index("{"):])["wps"]) for line in log.splitlines()
                         if "| train_inner |" in line]
     curves = read_curves(run_dir / "train.log")
-    return {
+    result = {
         "parameters": parameters,
         "train_target_tokens_per_s": sorted(words_per_second)[len(words_per_second) // 2],
         "peak_rss_mb": peak_rss_mb,
         "updates": curves.train[-1].num_updates,
         "best_dev_ppl": min(point.ppl for point in curves.valid),
-    }, curves
+    }
+    peak_cuda = re.search(r"^peak_cuda_memory_mb ([\d.]+)$", log, re.M)
+    if peak_cuda:
+        result["peak_cuda_memory_mb"] = float(peak_cuda.group(1))
+    return result, curves
 
 
 def translate_and_score(label, data_bin, run_dir, device_options):
     """Decodes the test split like scripts/translate.sh; returns the scores and the hypotheses."""
-    command = [str(BIN / "fairseq-generate"), str(data_bin), "--user-dir", str(REPO / "cs224n_nmt_plugin"),
+    command = [*GENERATE, str(data_bin), "--user-dir", str(REPO / "cs224n_nmt_plugin"),
                "--source-lang", "es", "--target-lang", "en", "--gen-subset", "test",
                "--path", str(run_dir / "checkpoints" / "checkpoint_best.pt"), *A4_DECODING, *device_options]
     print(f"[compare] translating the test set with {label}", flush=True)
@@ -132,8 +139,8 @@ def translate_and_score(label, data_bin, run_dir, device_options):
             "generate_beam5_sentences_per_s": float(speed.group(1))}, hypotheses
 
 
-RATIO_METRICS = ("train_target_tokens_per_s", "peak_rss_mb", "best_dev_ppl", "test_a4_bleu", "test_sacrebleu",
-                 "generate_beam5_sentences_per_s")
+RATIO_METRICS = ("train_target_tokens_per_s", "peak_rss_mb", "peak_cuda_memory_mb", "best_dev_ppl", "test_a4_bleu",
+                 "test_sacrebleu", "generate_beam5_sentences_per_s")
 
 
 def markdown_table(results, setting):
@@ -150,7 +157,7 @@ def ratio_table(results, ratios, significance):
     rows = ["| ratio | " + " | ".join(RATIO_METRICS) + " | sacreBLEU difference (p: bootstrap / AR; 95% CI) |",
             "|---" * (2 + len(RATIO_METRICS)) + "|"]
     for name, numerator, denominator in ratios:
-        cells = [f"{results[numerator][m] / results[denominator][m]:.2f}" if results[denominator][m] else "n/a"
+        cells = [f"{results[numerator][m] / results[denominator][m]:.2f}" if results[denominator].get(m) else "n/a"
                  for m in RATIO_METRICS]
         test = significance[name]
         bootstrap, randomization = test["bootstrap"], test["approximate_randomization"]
@@ -192,6 +199,7 @@ def main():
     budget.add_argument("--seconds", type=float, help="training wall-clock budget per model (default 600 on CPU)")
     budget.add_argument("--updates", type=int, help="training budget per model, in updates")
     parser.add_argument("--size", type=int, help="embed and hidden size (default 256 on GPU, 128 on CPU)")
+    parser.add_argument("--cpu", action="store_true", help="train and decode on the CPU even where there is a GPU")
     variants = parser.add_mutually_exclusive_group()
     variants.add_argument("--attention-variants", action="store_const", const="attention", dest="variants",
                           help="compare cs224n_lstm's multiplicative, dot and additive attention instead")
@@ -199,17 +207,17 @@ def main():
                           help="compare cs224n_lstm in float32 and under --cpu-autocast bf16 (on the CPU)")
     args = parser.parse_args()
 
-    data_bin = REPO / "data-bin" / args.name
+    data_bin = DATA_BIN_ROOT / args.name
     if not (data_bin / ".preprocess.stamp").is_file():
         sys.exit(f"[compare] error: {data_bin} is not binarized: run bash scripts/run.sh or scripts/preprocess.sh first")
-    gpu = torch.cuda.is_available() and args.variants != "precision"
+    gpu = torch.cuda.is_available() and not args.cpu and args.variants != "precision"
     size = args.size or (256 if gpu else 128)
     if args.updates:
         budget, budget_text = ["--max-update", str(args.updates)], f"{args.updates} updates"
     else:
         seconds = args.seconds or (1800 if gpu else 600)
         budget, budget_text = ["--stop-time-hours", str(seconds / 3600)], f"{seconds:.0f} s of training"
-    out = REPO / "outputs" / args.name / ("compare" + (f"-{args.variants}" if args.variants else ""))
+    out = OUTPUTS_ROOT / args.name / ("compare" + (f"-{args.variants}" if args.variants else ""))
     setting = (f"Corpus {args.name}, {'GPU' if gpu else 'CPU'} ({torch.get_num_threads()} threads), "
                f"embed = hidden = {size}, dropout 0.3, batch 32, lr 1e-3, clip 5, seed 0, budget {budget_text} "
                f"per model; test decoding: beam 5, at most 70 steps.")

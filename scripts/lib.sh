@@ -10,10 +10,25 @@ STEP=$(basename "$0" .sh)
 say() { echo "[$STEP] $*"; }
 die() { echo "[$STEP] error: $*" >&2; exit 1; }
 
-use_venv() {
-  [[ -x $REPO/.venv/bin/python ]] || die "$REPO/.venv is missing: run bash scripts/setup.sh first"
-  export PATH="$REPO/.venv/bin:$PATH"
-  eval "$(python "$REPO/scripts/malloc_settings.py")"  # keep large freed blocks (see that file)
+# use_environment: the project's .venv/ (scripts/setup.sh) when there is one, else the Python
+# environment the plugin was installed into (scripts/install.sh: Colab, Kaggle, a GPU node);
+# sets PYTHON and puts that environment's commands (fairseq-*, cs224n-nmt) first on the PATH
+use_environment() {
+  if [[ -x $REPO/.venv/bin/python ]]; then
+    export PATH="$REPO/.venv/bin:$PATH"
+    PYTHON=$REPO/.venv/bin/python
+  elif has_the_plugin "${PYTHON:-python3}"; then
+    PYTHON=$(command -v "${PYTHON:-python3}")
+  else
+    die "no environment with the plugin: run bash scripts/setup.sh (a new .venv/) or scripts/install.sh (yours)"
+  fi
+  command -v fairseq-train >/dev/null || die "fairseq-train is not on the PATH of $PYTHON's environment"
+  eval "$("$PYTHON" "$REPO/scripts/malloc_settings.py")"  # keep large freed blocks (see that file)
+}
+
+# has_the_plugin PYTHON: that interpreter imports fairseq and the plugin (not the checkout's copy)
+has_the_plugin() {
+  command -v "$1" >/dev/null && (cd / && "$1" -c "import fairseq, cs224n_nmt_plugin" 2>/dev/null)
 }
 
 # corpus_paths NAME: the folders of corpus NAME (DATA_BIN_ROOT and OUTPUTS_ROOT move them)
@@ -53,7 +68,30 @@ logged() {
   fi
 }
 
+# tatoeba_corpus: prints the path of the Tatoeba spa.txt to train on: $TATOEBA when set, else the
+# one in $SHARED_DATA (default ../shared/data beside the repository), else the one fetched before
+# into $DATA_BIN_ROOT/downloads/tatoeba/, else fetched there now (cs224n-nmt fetch-tatoeba, which
+# checks it; TATOEBA_URL and TATOEBA_MD5 fetch another copy)
+tatoeba_corpus() {
+  local shared=${SHARED_DATA:-$REPO/../shared/data}/tatoeba_spa_eng/spa.txt
+  local downloads=${DATA_BIN_ROOT:-$REPO/data-bin}/downloads/tatoeba
+  if [[ -n ${TATOEBA:-} ]]; then
+    [[ -f $TATOEBA ]] || die "TATOEBA=$TATOEBA: no such file"
+    echo "$TATOEBA"
+  elif [[ -f $shared ]]; then
+    echo "$shared"
+  else
+    if [[ ! -f $downloads/spa.txt ]]; then
+      local source=()
+      [[ -n ${TATOEBA_URL:-} ]] && source=(--url "$TATOEBA_URL" --md5 "${TATOEBA_MD5:-none}")
+      say "no corpus at hand: fetching the Tatoeba spa-eng corpus into $downloads" >&2
+      cs224n-nmt fetch-tatoeba "$downloads" "${source[@]}" >&2 || exit 1
+    fi
+    echo "$downloads/spa.txt"
+  fi
+}
+
 # has_cuda: torch sees a GPU
 has_cuda() {
-  python -c "import sys, torch; sys.exit(not torch.cuda.is_available())" 2>/dev/null
+  "$PYTHON" -c "import sys, torch; sys.exit(not torch.cuda.is_available())" 2>/dev/null
 }

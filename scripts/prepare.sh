@@ -7,7 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 corpus_paths "$1"
 source_kind=$2 input=$3
 shift 3
-use_venv
+use_environment
 [[ -e $input ]] || die "$input: no such file or folder"
 
 # A folder counts as an input too: removing, adding or renaming a file in it makes it newer.

@@ -6,7 +6,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 [[ $# -eq 1 ]] || die "usage: bash scripts/preprocess.sh NAME"
 corpus_paths "$1"
-use_venv
+use_environment
 [[ -f $TEXT_DIR/.stamp ]] || die "$TEXT_DIR is not prepared: run bash scripts/prepare.sh $NAME ... first"
 
 settings="preprocess nwords=50004 threshold=2 padding-factor=1"

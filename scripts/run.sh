@@ -1,26 +1,28 @@
 #!/usr/bin/env bash
 # The main command: set up, find data, prepare, preprocess, train, translate the test set,
 # score it and show a few translations. Every step is skipped when its output is current.
-#   A4_DATA  an a4 en_es_data/ folder; used when it holds train.es/train.en
-#            (default: ../shared/data/en_es beside the repository)
-#   TATOEBA  the Tatoeba spa.txt, used otherwise (default: ../shared/data/tatoeba_spa_eng/spa.txt)
+#   A4_DATA      an a4 en_es_data/ folder; used when it holds train.es/train.en
+#                (default: $SHARED_DATA/en_es, SHARED_DATA defaulting to ../shared/data)
+#   TATOEBA      the Tatoeba spa.txt, used otherwise; without it the one in $SHARED_DATA, else the
+#                fixed 2018-05-13 spa-eng.zip, downloaded once and checked (scripts/lib.sh)
 #   RECIPE, CPU_UPDATES, CPU_MINUTES  see scripts/train.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-bash "$REPO/scripts/setup.sh"
-use_venv
+# a new .venv/, unless the plugin is installed in the environment at hand (scripts/install.sh)
+if [[ -x $REPO/.venv/bin/python ]] || ! has_the_plugin "${PYTHON:-python3}"; then
+  bash "$REPO/scripts/setup.sh"
+fi
+use_environment
 
-A4_DATA=${A4_DATA:-$REPO/../shared/data/en_es}
-TATOEBA=${TATOEBA:-$REPO/../shared/data/tatoeba_spa_eng/spa.txt}
+A4_DATA=${A4_DATA:-${SHARED_DATA:-$REPO/../shared/data}/en_es}
 if [[ -f $A4_DATA/train.es && -f $A4_DATA/train.en ]]; then
   say "a4 data with training files: $A4_DATA"
   name=a4
   bash "$REPO/scripts/prepare.sh" a4 a4 "$A4_DATA"
-elif [[ -f $TATOEBA ]]; then
-  say "no a4 training files in $A4_DATA: using Tatoeba $TATOEBA"
-  name=tatoeba
-  bash "$REPO/scripts/prepare.sh" tatoeba tatoeba "$TATOEBA"
 else
-  die "no data: set A4_DATA=path/to/en_es_data (with train.es/train.en) or TATOEBA=path/to/spa.txt (spa-eng.zip from manythings.org/anki)"
+  tatoeba=$(tatoeba_corpus)
+  say "no a4 training files in $A4_DATA: using Tatoeba $tatoeba"
+  name=tatoeba
+  bash "$REPO/scripts/prepare.sh" tatoeba tatoeba "$tatoeba"
 fi
 corpus_paths "$name"
 bash "$REPO/scripts/preprocess.sh" "$name"

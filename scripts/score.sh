@@ -6,7 +6,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 [[ $# -eq 1 || $# -eq 4 ]] || die "usage: bash scripts/score.sh NAME [LABEL HYPOTHESES REFERENCES]"
 corpus_paths "$1"
-use_venv
+use_environment
 label=${2:-"$NAME test"}
 hypotheses=${3:-$RUN_DIR/test_outputs.txt}
 references=${4:-$TEXT_DIR/ref.test.en}

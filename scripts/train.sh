@@ -17,7 +17,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 [[ $# -ge 1 ]] || die "usage: bash scripts/train.sh NAME [fairseq-train options]"
 corpus_paths "$1"
 shift
-use_venv
+use_environment
 [[ -f $BIN_DIR/.preprocess.stamp ]] || die "$BIN_DIR is not binarized: run bash scripts/preprocess.sh $NAME first"
 
 recipe=${RECIPE:-auto}
@@ -39,7 +39,7 @@ case $recipe in
   cpu) settings=(--arch cs224n_lstm_small --cpu --validate-interval-updates 1000 --save-interval-updates 1000
                  --max-update "${CPU_UPDATES:-16000}")
        if [[ -n ${CPU_MINUTES:-} ]]; then
-         settings+=(--stop-time-hours "$(python -c "print(${CPU_MINUTES} / 60)")")
+         settings+=(--stop-time-hours "$("$PYTHON" -c "print(${CPU_MINUTES} / 60)")")
        fi ;;
   *) die "RECIPE must be gpu, cpu or auto, not '$recipe'" ;;
 esac

@@ -6,7 +6,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 [[ $# -eq 1 ]] || die "usage: bash scripts/translate.sh NAME"
 corpus_paths "$1"
-use_venv
+use_environment
 [[ -f $RUN_DIR/.train.stamp ]] || die "no finished training in $RUN_DIR: run bash scripts/train.sh $NAME first"
 
 output=$RUN_DIR/test_outputs.txt

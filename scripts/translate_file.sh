@@ -9,7 +9,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 [[ $# -eq 3 ]] || die "usage: bash scripts/translate_file.sh NAME INPUT.es OUTPUT.txt"
 corpus_paths "$1"
 input=$2 output=$3
-use_venv
+use_environment
 [[ -f $input ]] || die "$input: no such file"
 [[ -f $RUN_DIR/.train.stamp ]] || die "no finished training in $RUN_DIR: run bash scripts/train.sh $NAME first"
 checkpoint=$CHECKPOINT_DIR/checkpoint_best.pt

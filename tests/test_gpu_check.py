@@ -1,0 +1,36 @@
+"""scripts/gpu_check.sh --dry-run: the GPU measurement's every step, on the CPU with the tiny
+model, so that the one command a lent GPU runs cannot rot."""
+import json
+import os
+import random
+import subprocess
+
+from conftest import LETTERS, REPO
+
+
+def test_the_dry_run_writes_the_table_and_the_json(tmp_path):
+    rng = random.Random(0)
+    lines = []
+    for _ in range(4000):
+        words = [rng.choice(LETTERS) for _ in range(rng.randint(3, 7))]
+        lines.append(f"{' '.join(words).upper()}\t{' '.join(words)}\tCC-BY 2.0")
+    corpus = tmp_path / "spa.txt"
+    corpus.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    env = {**os.environ, "TATOEBA": str(corpus), "DATA_BIN_ROOT": str(tmp_path / "data-bin"),
+           "OUTPUTS_ROOT": str(tmp_path / "outputs"), "OMP_NUM_THREADS": "2"}
+    out = tmp_path / "gpu-check"
+    result = subprocess.run(["bash", str(REPO / "scripts" / "gpu_check.sh"), "--dry-run", str(out)],
+                            capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    report = json.loads((out / "gpu_check.json").read_text())
+    assert report["dry_run"] is True and report["versions"]["torch"] and report["versions"]["gpu"] is None
+    contestants = report["results"]
+    assert set(contestants) == {"fairseq lstm, fairseq adam", "fairseq lstm, a4_adam", "cs224n_lstm, a4_adam"}
+    for measured in contestants.values():
+        assert measured["updates"] == 40 and measured["train_target_tokens_per_s"] > 0
+        assert measured["generate_beam5_sentences_per_s"] > 0 and measured["best_dev_ppl"] > 1
+    assert {name for name, _, _ in report["ratios"]} == set(report["significance"])
+    table = (out / "gpu_check.md").read_text()
+    assert table.startswith("`bash scripts/gpu_check.sh --dry-run OUT_DIR` on: python ")
+    assert "(b) pipeline: our recipe / fairseq lstm with fairseq adam" in table
+    assert (out / "dev_ppl.png").read_bytes()[:4] == b"\x89PNG"
