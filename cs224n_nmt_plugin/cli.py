@@ -41,6 +41,7 @@ COMMANDS = {
     "report": Command("text.report", "an HTML error-analysis report of a system's translations"),
     "curve": Command("text.learning_curve", "train and dev perplexity curves from a fairseq-train log"),
     "preflight": Command("preflight", "check a checkpoint against a data-bin, or make checkpoint_last.pt resumable"),
+    "serve": Command("serve.app", "a local translation server and page over a checkpoint (API: POST /translate)"),
     "import-model-bin": Command("homework.model_bin", "a CS224n starter model.bin -> a fairseq checkpoint directory",
                                 "import"),
     "export-model-bin": Command("homework.model_bin", "a cs224n_nmt checkpoint -> a CS224n starter model.bin",

@@ -128,8 +128,8 @@ def test_worst_and_best_are_ranked_by_bleu4_then_bleu2_then_line(files):
 def test_all_text_is_escaped(files):
     page = run_report(files)
     assert page.count("<script>") == 1  # the report's own image check
-    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;</mark> &amp; <mark" in page
-    assert "&lt;b&gt;bold&lt;/b&gt; &amp; &quot;q&quot;" in page
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;</mark> &amp; <mark" in page
+    assert "&lt;b&gt;bold&lt;/b&gt; &amp; &#34;q&#34;" in page
     assert "<b>bold" not in page
     summary = (files["out"] / "summary.md").read_text(encoding="utf-8")
     assert "<script>" not in summary and "&lt;b&gt;bold&lt;/b&gt;" in summary

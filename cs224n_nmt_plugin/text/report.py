@@ -237,142 +237,40 @@ def data_uri(png):
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-# ----- HTML ------------------------------------------------------------------------------
-
-STYLE = """
-body { font-family: sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
-table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
-th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }
-th { white-space: nowrap; }
-td.text { white-space: pre-wrap; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-mark { background: #ffd54f; }
-img { max-width: 100%; }
-.note { color: #555; max-width: 60em; }
-"""
-
-IMAGE_CHECK_SCRIPT = """
-window.addEventListener("load", function () {
-  var images = Array.prototype.slice.call(document.images);
-  var loaded = images.filter(function (img) { return img.complete && img.naturalWidth > 0; }).length;
-  var status = document.getElementById("image-check");
-  status.setAttribute("data-loaded", String(loaded));
-  status.setAttribute("data-broken", String(images.length - loaded));
-  status.textContent = "images: " + loaded + " loaded, " + (images.length - loaded) + " broken";
-});
-"""
+# ----- HTML (the template pages/report.html) --------------------------------------------
 
 
-def escape(text):
-    return html.escape(text, quote=True)
-
-
-def marked_source(source, unknown_words):
-    """The source's a4 tokens, escaped, with the unknown ones in <mark>."""
+def source_words(source, unknown_words):
+    """The source's a4 tokens as (word, unknown) pairs, for the template to mark."""
     unknown_words = unknown_words or set()
-    return " ".join(
-        f'<mark title="{OOV_TITLE}">{escape(word)}</mark>' if word in unknown_words else escape(word)
-        for word in tokenize(source)
-    )
-
-
-def html_table(header, rows, numeric=()):
-    """rows hold HTML (already escaped); columns named in numeric are right-aligned."""
-    head = "".join(f'<th class="num">{escape(name)}</th>' if name in numeric else f"<th>{escape(name)}</th>"
-                   for name in header)
-    body = "".join(
-        "<tr>" + "".join(
-            f'<td class="{"num" if name in numeric else "text"}">{cell}</td>' for name, cell in zip(header, row)
-        ) + "</tr>"
-        for row in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def html_inputs(report):
-    rows = [[escape(name), escape(value)] for name, value in report.inputs.items()]
-    return html_table(["input", "value"], rows)
-
-
-def html_corpus_scores(report):
-    table = html_table(CORPUS_HEADER, corpus_rows(report.corpus), numeric=CORPUS_HEADER)
-    note = ('<p class="note">a4 BLEU is the assignment\'s number (nltk corpus BLEU x 100 on '
-            "<code>line.strip().split(' ')</code> tokens). sacreBLEU applies its own 13a tokenization "
-            "to the same text and is higher: it is shown beside a4 BLEU, never instead of it.</p>")
-    return "<h2>Corpus scores</h2>" + table + note
-
-
-def html_sentence_bleu(report):
-    table = html_table(DISTRIBUTION_HEADER, distribution_rows(report.sentences), numeric=DISTRIBUTION_HEADER[1:])
-    note = ('<p class="note">Sentence BLEU is the handout\'s definition (modified n-gram precisions p_n, '
-            "brevity penalty, BLEU = BP exp(sum lambda_n log p_n)) with one reference, on a4 tokens, "
-            "unsmoothed, shown on a 0-100 scale. BLEU-4 uses a4's weights lambda = (1/4, 1/4, 1/4, 1/4) "
-            "and is 0 whenever no 4-gram matches, which is most short sentences; BLEU-2 uses "
-            "lambda = (1/2, 1/2), the same formula on unigrams and bigrams, and is 0 only when no "
-            "bigram matches. Sentences are ranked by BLEU-4, ties broken by BLEU-2, then by line number.</p>")
-    return "<h2>Sentence BLEU</h2>" + table + note + html_image(report, "histogram", "histograms of sentence BLEU-4 and BLEU-2")
-
-
-def html_image(report, name, alt):
-    if report.images is None:
-        return '<p class="note">Image left out: matplotlib is not installed (pip install matplotlib).</p>'
-    return f'<p><img src="{data_uri(report.images[name])}" alt="{escape(alt)}"></p>'
+    return [(word, word in unknown_words) for word in tokenize(source)]
 
 
 def sentence_rows(report, sentences):
-    return [
-        [str(s.index), f"{100 * s.bleu4:.1f}", f"{100 * s.bleu2:.1f}", marked_source(s.source, report.unknown_words),
-         escape(s.reference), escape(s.hypothesis)]
-        for s in sentences
-    ]
-
-
-def html_sentences(report, title, sentences):
-    return f"<h2>{escape(title)}</h2>" + html_table(SENTENCE_HEADER, sentence_rows(report, sentences),
-                                                     numeric=SENTENCE_HEADER[:3])
-
-
-def html_unknown_note(report):
-    if report.unknown_words is None:
-        return '<p class="note">Source words are not checked against a dictionary (no --data-bin).</p>'
-    return (f'<p class="note"><mark>Marked</mark> source words are {OOV_TITLE} (dict.es.txt of the data-bin): '
-            f"the model read them as &lt;unk&gt;. {len(report.unknown_words)} distinct source words are unknown.</p>")
-
-
-def html_heatmaps(report):
-    if not report.heatmaps:
-        return ""
-    parts = ["<h2>Attention</h2>",
-             '<p class="note">The soft attention alpha_t (eq 8) the decoder computed while generating the '
-             f"kept hypothesis (beam {BEAM}): a row per hypothesis token, a column per source token as fed to "
-             "the model (unknown ones labelled (unk)); each row sums to 1.</p>"]
-    for heatmap in report.heatmaps:
-        sentence = report.sentences[heatmap.index - 1]
-        parts.append(f"<h3>Sentence {heatmap.index}</h3>")
-        parts.append(html_table(["source", "reference", "hypothesis"],
-                                [[marked_source(sentence.source, report.unknown_words),
-                                  escape(sentence.reference), escape(sentence.hypothesis)]]))
-        parts.append(html_image(report, f"attention-{heatmap.index}",
-                                f"attention of sentence {heatmap.index}: hypothesis tokens over source tokens"))
-    return "".join(parts)
+    return [[str(s.index), f"{100 * s.bleu4:.1f}", f"{100 * s.bleu2:.1f}", source_words(s.source, report.unknown_words),
+             s.reference, s.hypothesis] for s in sentences]
 
 
 def render_html(report):
-    worst_title = f"Worst {min(report.n, len(report.sentences))} sentences"
-    best_title = f"Best {min(report.n, len(report.sentences))} sentences"
-    body = "".join([
-        "<h1>Translation report</h1>",
-        html_inputs(report),
-        html_corpus_scores(report),
-        html_sentence_bleu(report),
-        html_unknown_note(report),
-        html_sentences(report, worst_title, worst(report.sentences, report.n)),
-        html_sentences(report, best_title, best(report.sentences, report.n)),
-        html_heatmaps(report),
-        '<p id="image-check" class="note">images: not checked (JavaScript did not run)</p>',
-    ])
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Translation report</title>'
-            f"<style>{STYLE}</style></head><body>{body}<script>{IMAGE_CHECK_SCRIPT}</script></body></html>\n")
+    from cs224n_nmt_plugin.pages import render
+
+    shown = min(report.n, len(report.sentences))
+    heatmaps = [{"index": heatmap.index,
+                 "row": [source_words(report.sentences[heatmap.index - 1].source, report.unknown_words),
+                         report.sentences[heatmap.index - 1].reference, report.sentences[heatmap.index - 1].hypothesis]}
+                for heatmap in report.heatmaps]
+    return render(
+        "report.html",
+        inputs=list(report.inputs.items()),
+        corpus_header=CORPUS_HEADER, corpus_rows=corpus_rows(report.corpus),
+        distribution_header=DISTRIBUTION_HEADER, distribution_rows=distribution_rows(report.sentences),
+        unknown_count=None if report.unknown_words is None else len(report.unknown_words), oov_title=OOV_TITLE,
+        sentence_header=SENTENCE_HEADER,
+        ranked=[(f"Worst {shown} sentences", sentence_rows(report, worst(report.sentences, report.n))),
+                (f"Best {shown} sentences", sentence_rows(report, best(report.sentences, report.n)))],
+        heatmaps=heatmaps, beam=BEAM,
+        images=None if report.images is None else {name: data_uri(png) for name, png in report.images.items()},
+    )
 
 
 # ----- markdown --------------------------------------------------------------------------
