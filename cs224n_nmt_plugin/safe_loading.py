@@ -8,6 +8,7 @@ the argparse.Namespace of legacy args, and the numpy arrays and scalars that
 training stores in its extra state (e.g. the best BLEU of --eval-bleu runs).
 """
 import argparse
+import importlib
 
 import numpy as np
 import torch
@@ -18,8 +19,15 @@ _NUMERIC_DTYPES = (
 )
 
 
+def _multiarray():
+    """numpy's multiarray module: numpy._core's under numpy 2; under numpy 1.x numpy.core's
+    (1.26 has a numpy._core too, but only as a stub for unpickling)."""
+    major = int(np.__version__.split(".")[0])
+    return importlib.import_module("numpy._core.multiarray" if major >= 2 else "numpy.core.multiarray")
+
+
 def _numpy_globals():
-    multiarray = np._core.multiarray if hasattr(np, "_core") else np.core.multiarray
+    multiarray = _multiarray()
     safe = [np.ndarray, np.dtype]
     safe += [type(np.dtype(name)) for name in _NUMERIC_DTYPES]
     # Checkpoints pickled under numpy 1.x name these numpy.core.multiarray.*,
