@@ -14,6 +14,14 @@ from fairseq.data import Dictionary, LanguagePairDataset
 
 import cs224n_nmt_plugin  # noqa: F401  (registers the model)
 from cs224n_nmt_plugin.models import CS224nNMTModel
+from cs224n_nmt_plugin.notices import silence_third_party_notices
+
+
+def pytest_configure(config):
+    """The tests that run fairseq's commands in this process see the notices filtered as every
+    fairseq command with the plugin does (pytest restores the warning filters after each test)."""
+    silence_third_party_notices()
+
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
