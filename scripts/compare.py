@@ -3,8 +3,9 @@ then decoded and scored the same way:
 
   (default) cs224n_lstm against fairseq's built-in lstm (its closest match), two ways:
             (a) the model alone: both trained with a4_adam, the homework's torch.optim.Adam;
-            (b) the pipeline a user gets: our recipe (a4_adam, and on a GPU --amp) against fairseq
-                lstm trained the way a fairseq user would, with fairseq's --optimizer adam;
+            (b) the pipeline a user gets: our recipe (a4_adam; on a CPU --num-workers 0, on a GPU
+                --amp) against fairseq lstm trained the way a fairseq user would, with fairseq's
+                --optimizer adam and fairseq's defaults;
   --attention-variants   cs224n_lstm's multiplicative, dot and additive attention;
   --precision-variants   cs224n_lstm in float32 and with --cpu-autocast bf16 (CPU mixed precision).
 
@@ -47,6 +48,7 @@ A4_TRAINING = ["--lr", "1e-3", "--clip-norm", "5", "--batch-size", "32", "--crit
                "--sentence-avg", "--seed", "0"]
 A4_ADAM = ["--optimizer", "a4_adam"]  # the homework's torch.optim.Adam (cs224n_nmt_plugin/optim/a4_adam.py)
 FAIRSEQ_ADAM = ["--optimizer", "adam"]  # what a fairseq user reaches for
+CPU_LOADING = ["--num-workers", "0"]  # scripts/train.sh's CPU recipe: batches loaded in the training process
 A4_DECODING = ["--beam", "5", "--max-len-a", "0", "--max-len-b", "70", "--unnormalized",
                "--batch-size", "64", "--required-batch-size-multiple", "1"]
 LINE_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"]  # one per contestant, in the PNG and the chart
@@ -57,20 +59,22 @@ def contestants(size, dropout, variants, gpu):
     report as (name, numerator label, denominator label)."""
     ours = ["--arch", "cs224n_lstm", "--embed-size", str(size), "--hidden-size", str(size), "--dropout", str(dropout)]
     device = ["--amp"] if gpu else ["--cpu"]
+    recipe = device if gpu else device + CPU_LOADING  # our recipe's device options; fairseq's defaults otherwise
     if variants == "attention":
-        labels = {f"cs224n_lstm {name}": ours + ["--attention", name] + A4_ADAM + device
+        labels = {f"cs224n_lstm {name}": ours + ["--attention", name] + A4_ADAM + recipe
                   for name in ("multiplicative", "dot", "additive")}
         return labels, [(f"{name} / multiplicative", f"cs224n_lstm {name}", "cs224n_lstm multiplicative")
                         for name in ("dot", "additive")]
     if variants == "precision":
-        return ({"cs224n_lstm float32": ours + A4_ADAM + ["--cpu"],
-                 "cs224n_lstm cpu-autocast bf16": ours + A4_ADAM + ["--cpu", "--cpu-autocast", "bf16"]},
+        cpu = ["--cpu"] + CPU_LOADING
+        return ({"cs224n_lstm float32": ours + A4_ADAM + cpu,
+                 "cs224n_lstm cpu-autocast bf16": ours + A4_ADAM + cpu + ["--cpu-autocast", "bf16"]},
                 [("bf16 / float32", "cs224n_lstm cpu-autocast bf16", "cs224n_lstm float32")])
     theirs = fairseq_lstm_options(embed_size=size, hidden_size=size, dropout=dropout)
     labels = {
         "fairseq lstm, fairseq adam": theirs + FAIRSEQ_ADAM + device,  # a fairseq user's pipeline
-        "fairseq lstm, a4_adam": theirs + A4_ADAM + device,
-        "cs224n_lstm, a4_adam": ours + A4_ADAM + device,  # scripts/train.sh's recipes: a4_adam, --amp on a GPU
+        "fairseq lstm, a4_adam": theirs + A4_ADAM + recipe,  # the same training as ours: (a) is the model alone
+        "cs224n_lstm, a4_adam": ours + A4_ADAM + recipe,  # scripts/train.sh's recipes: a4_adam, --amp on a GPU
     }
     return labels, [("(a) model alone: cs224n_lstm / fairseq lstm, both a4_adam",
                      "cs224n_lstm, a4_adam", "fairseq lstm, a4_adam"),
