@@ -66,9 +66,8 @@ def contestants(size, dropout, variants, gpu):
         return labels, [(f"{name} / multiplicative", f"cs224n_lstm {name}", "cs224n_lstm multiplicative")
                         for name in ("dot", "additive")]
     if variants == "precision":
-        cpu = ["--cpu"] + CPU_LOADING
-        return ({"cs224n_lstm float32": ours + A4_ADAM + cpu,
-                 "cs224n_lstm cpu-autocast bf16": ours + A4_ADAM + cpu + ["--cpu-autocast", "bf16"]},
+        return ({"cs224n_lstm float32": ours + A4_ADAM + recipe,  # (main() keeps the precision variants on the CPU)
+                 "cs224n_lstm cpu-autocast bf16": ours + A4_ADAM + recipe + ["--cpu-autocast", "bf16"]},
                 [("bf16 / float32", "cs224n_lstm cpu-autocast bf16", "cs224n_lstm float32")])
     theirs = fairseq_lstm_options(embed_size=size, hidden_size=size, dropout=dropout)
     labels = {

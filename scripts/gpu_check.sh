@@ -44,7 +44,8 @@ print(json.dumps(versions, indent=2))
 PY
 say "versions: $(tr -d '\n ' < "$out/versions.json")"
 
-bash "$REPO/scripts/prepare.sh" "$name" tatoeba "$(tatoeba_corpus)" "${prepare_options[@]}"
+corpus=$(tatoeba_corpus)  # (an assignment, so that its failure stops the script)
+bash "$REPO/scripts/prepare.sh" "$name" tatoeba "$corpus" "${prepare_options[@]}"
 bash "$REPO/scripts/preprocess.sh" "$name"
 corpus_paths "$name"
 say "compare.py $name ${compare_options[*]}"

@@ -5,6 +5,7 @@ set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PLUGIN=$REPO/cs224n_nmt_plugin
+SHARED_DATA=${SHARED_DATA:-$REPO/../shared/data}  # the course's data and the corpora, beside the checkout
 STEP=$(basename "$0" .sh)
 
 say() { echo "[$STEP] $*"; }
@@ -73,7 +74,7 @@ logged() {
 # into $DATA_BIN_ROOT/downloads/tatoeba/, else fetched there now (cs224n-nmt fetch-tatoeba, which
 # checks it; TATOEBA_URL and TATOEBA_MD5 fetch another copy)
 tatoeba_corpus() {
-  local shared=${SHARED_DATA:-$REPO/../shared/data}/tatoeba_spa_eng/spa.txt
+  local shared=$SHARED_DATA/tatoeba_spa_eng/spa.txt
   local downloads=${DATA_BIN_ROOT:-$REPO/data-bin}/downloads/tatoeba
   if [[ -n ${TATOEBA:-} ]]; then
     [[ -f $TATOEBA ]] || die "TATOEBA=$TATOEBA: no such file"

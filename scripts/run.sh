@@ -13,7 +13,7 @@ if [[ -x $REPO/.venv/bin/python ]] || ! has_the_plugin "${PYTHON:-python3}"; the
 fi
 use_environment
 
-A4_DATA=${A4_DATA:-${SHARED_DATA:-$REPO/../shared/data}/en_es}
+A4_DATA=${A4_DATA:-$SHARED_DATA/en_es}
 if [[ -f $A4_DATA/train.es && -f $A4_DATA/train.en ]]; then
   say "a4 data with training files: $A4_DATA"
   name=a4

@@ -255,10 +255,9 @@ def render_html(report):
     from cs224n_nmt_plugin.pages import render
 
     shown = min(report.n, len(report.sentences))
-    heatmaps = [{"index": heatmap.index,
-                 "row": [source_words(report.sentences[heatmap.index - 1].source, report.unknown_words),
-                         report.sentences[heatmap.index - 1].reference, report.sentences[heatmap.index - 1].hypothesis]}
-                for heatmap in report.heatmaps]
+    heatmap_sentences = [report.sentences[heatmap.index - 1] for heatmap in report.heatmaps]
+    heatmaps = [{"index": s.index, "row": [source_words(s.source, report.unknown_words), s.reference, s.hypothesis]}
+                for s in heatmap_sentences]
     return render(
         "report.html",
         inputs=list(report.inputs.items()),
