@@ -4,7 +4,7 @@ through fairseq-train (the SIGKILL-resume and DDP tests of test_reliability.py r
 fairseq-train with it)."""
 import pytest
 import torch
-from fairseq import optim
+from fairseq import optim, utils
 from omegaconf import OmegaConf
 
 import cs224n_nmt_plugin.optim  # noqa: F401  (registers a4_adam)
@@ -84,6 +84,53 @@ def test_fairseqs_adam_would_not_be_the_homeworks_optimizer():
     ours = run(fairseq_optimizer("a4_adam", ours_params), ours_params)
     theirs = run(fairseq_optimizer("adam", fairseq_params, tpu=False), fairseq_params)
     assert max((a - b).abs().max().item() for a, b in zip(ours, theirs)) > 1e-4
+
+
+def trainer_update(optimizer, params, grads, sample_size, clip_norm):
+    """What fairseq's trainer does with the gradients of an update: multiply_grads(1 / sample_size),
+    clip_grad_norm(clip_norm), step, zero_grad; returns the norm it logs."""
+    for p, g in zip(params, grads):
+        p.grad = g.clone()
+    optimizer.multiply_grads(1 / sample_size)
+    norm = optimizer.clip_grad_norm(clip_norm)
+    optimizer.step()
+    optimizer.zero_grad()
+    return float(norm)
+
+
+@pytest.mark.parametrize("implementation", ["auto", "foreach"])
+@pytest.mark.parametrize("clip_norm", [0.0, 0.5, 100.0], ids=["no-clip", "clipped", "under-the-bound"])
+def test_the_kept_gradient_factor_gives_torchs_adam_on_fairseqs_scaled_and_clipped_gradients(implementation,
+                                                                                             clip_norm):
+    """a4_adam applies multiply_grads' factor and the clipping coefficient in its step (inside the
+    fused kernel, or in one pass): the same updates and logged norms as torch's Adam on gradients
+    scaled and clipped the way fairseq's optimizers do it, within float32 rounding."""
+    ours_params, torch_params = parameters(), parameters()
+    ours = fairseq_optimizer("a4_adam", ours_params, a4_adam_implementation=implementation)
+    reference = torch.optim.Adam(torch_params, lr=LR, fused=True)
+    for step in range(STEPS):
+        grads = [g * 40 for g in gradients(ours_params, step)]  # norms about 1 after 1/32
+        for p, g in zip(torch_params, grads):
+            p.grad = g.clone() / 32
+        expected_norm = float(utils.clip_grad_norm_(torch_params, clip_norm))
+        reference.step()
+        reference.zero_grad()
+        assert trainer_update(ours, ours_params, grads, 32, clip_norm) == pytest.approx(expected_norm, rel=1e-6)
+    assert max((a - b).abs().max().item() for a, b in zip(ours_params, torch_params)) < 1e-7
+
+
+def test_the_factor_is_applied_at_the_step_and_forgotten_by_zero_grad():
+    params = parameters()
+    optimizer = fairseq_optimizer("a4_adam", params)
+    grads = gradients(params, 0)
+    for p, g in zip(params, grads):
+        p.grad = g.clone()
+    optimizer.multiply_grads(0.5)
+    assert all(torch.equal(p.grad, g) for p, g in zip(params, grads))  # no pass over the gradients
+    optimizer.zero_grad()  # as after an update fairseq skipped
+    reference_params = parameters()
+    expected = run(torch.optim.Adam(reference_params, lr=LR, fused=True), reference_params)
+    assert same_weights(run(optimizer, params), expected)
 
 
 def test_the_lr_scheduler_sets_torchs_learning_rate():

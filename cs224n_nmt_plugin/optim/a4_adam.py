@@ -17,6 +17,15 @@ training and checkpoint save and resume work as with any fairseq optimizer.
 CUDA since torch 2.4), and torch's own default otherwise. Measured on the a4-sized parameters
 (scripts/bench.py --optimizers): fused is the fastest on this project's CPU; the for-loop and
 foreach ones give the same update up to rounding.
+
+Each update fairseq's trainer multiplies every gradient by 1/sample_size (``multiply_grads``),
+then clip_grad_norm computes their norm and multiplies them again by the clipping coefficient:
+two passes that write every gradient, then the optimizer's own. a4_adam keeps the two factors
+(as fairseq's FP16Optimizer keeps its loss scale), returns the norm of the gradients they
+scale, and applies their product once, in the step: inside torch's fused kernel (its
+``grad_scale``, by which the kernel divides each gradient as it reads it) or, without one, in a
+single pass before torch's step. Between ``multiply_grads`` and the step, ``p.grad`` therefore
+holds the gradients without the factors, as fairseq's trainer notes some optimizers do.
 """
 import logging
 from dataclasses import dataclass, field
@@ -58,7 +67,45 @@ class A4Adam(FairseqOptimizer):
         else:
             self._optimizer = torch.optim.Adam(params, **self.optimizer_config, **TORCH_FLAGS[choice])
             self.implementation = choice
+        self._grad_factor = 1.0  # from multiply_grads and the clipping, applied by step()
         logger.info(f"a4_adam: torch.optim.Adam, {self.implementation} implementation")
+
+    def multiply_grads(self, c):
+        """Kept for the step (see above)."""
+        self._grad_factor = self._grad_factor * c
+
+    def clip_grad_norm(self, max_norm, aggregate_norm_fn=None):
+        """The norm of the gradients times the kept factor (what fairseq's clip_grad_norm_ would
+        return after multiply_grads); the clipping coefficient min(1, max_norm / norm) joins the factor."""
+        grads = [p.grad for p in self.params if p.grad is not None]
+        if not grads:
+            return torch.tensor(0.0)
+        norms = torch.stack([torch.linalg.vector_norm(g, dtype=torch.float32) for g in grads])
+        total_norm = torch.linalg.vector_norm(norms) * self._grad_factor
+        if aggregate_norm_fn is not None:
+            total_norm = aggregate_norm_fn(total_norm)
+        if max_norm > 0:
+            self._grad_factor = self._grad_factor * (float(max_norm) / (total_norm + 1e-6)).clamp(max=1)
+        return total_norm
+
+    def step(self, closure=None, scale=1.0, groups=None):
+        """torch's Adam step on the gradients times the kept factor (and 1/scale)."""
+        factor, self._grad_factor = self._grad_factor / scale, 1.0
+        if self.implementation == "fused":
+            self._optimizer.grad_scale = torch.as_tensor(1.0 / factor, dtype=torch.float32)
+            try:
+                self._optimizer.step(closure)
+            finally:
+                del self._optimizer.grad_scale
+            return
+        grads = [p.grad for p in self.params if p.grad is not None]
+        if grads and not (isinstance(factor, float) and factor == 1.0):
+            torch._foreach_mul_(grads, factor)
+        self._optimizer.step(closure)
+
+    def zero_grad(self):
+        self._grad_factor = 1.0  # also after a step that fairseq skipped (an overflow under --amp)
+        super().zero_grad()
 
     @property
     def optimizer_config(self):
