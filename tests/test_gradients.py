@@ -96,8 +96,10 @@ def test_mixed_precision_gradients_match_full_precision(attention_name, dtype):
     assert (mixed - full).norm() / full.norm() < 0.03
 
 
-def test_cpu_autocast_option_runs_the_products_in_bfloat16_and_keeps_float32_weights_and_gradients(tmp_path):
-    """--cpu-autocast bf16: the logits come out of bfloat16 products, the parameters and their
+def test_cpu_autocast_option_runs_the_output_layer_in_bfloat16_and_keeps_float32_weights_and_gradients(tmp_path):
+    """--cpu-autocast bf16: the logits come out of a bfloat16 product, the combined outputs o_t
+    before it stay float32 (the recurrence does not run under autocast), validation and generation
+    (eval mode) are float32, the parameters and their
     gradients stay float32 and close to a float32 model's; auto follows the CPU's flags."""
     from cs224n_nmt_plugin.models.cpu_autocast import cpu_has_bf16_instructions, uses_bf16
 
@@ -111,6 +113,9 @@ def test_cpu_autocast_option_runs_the_products_in_bfloat16_and_keeps_float32_wei
         model = build_model(src_dict, tgt_dict, embed_size=16, hidden_size=16, cpu_autocast=choice)
         logits, _ = model(**batch["net_input"])
         assert logits.dtype == (torch.bfloat16 if choice == "bf16" else torch.float32)
+        assert model(**batch["net_input"], features_only=True)[0].dtype == torch.float32
+        assert model.eval()(**batch["net_input"])[0].dtype == torch.float32  # validation, generation
+        model.train()
         log_probs = torch.log_softmax(logits.float(), dim=-1)
         torch.nn.functional.nll_loss(log_probs.view(-1, log_probs.size(-1)), batch["target"].view(-1),
                                      ignore_index=tgt_dict.pad(), reduction="sum").backward()

@@ -35,7 +35,7 @@ class CS224nDecoder(FairseqIncrementalDecoder):
         self.hidden_size = hidden_size
         self.max_target_positions = max_target_positions
         self.a4_framing = a4_framing
-        self.cpu_bf16 = cpu_bf16  # --cpu-autocast (cpu_autocast.py)
+        self.cpu_bf16 = cpu_bf16  # --cpu-autocast: eq (13)'s product in bfloat16 in training (cpu_autocast.py)
         self.need_attn = True
         # set by make_generation_fast_; a buffer so that .to() and .half() move it, not saved
         self.register_buffer("vocab_weight_transposed", None, persistent=False)
@@ -52,11 +52,10 @@ class CS224nDecoder(FairseqIncrementalDecoder):
         self.target_vocab_projection = nn.Linear(hidden_size, len(dictionary), bias=False)
 
     def forward(self, prev_output_tokens, encoder_out, incremental_state=None, features_only=False, **kwargs):
-        with cpu_autocast(self.cpu_bf16, prev_output_tokens.device):
-            combined_outputs, extra = self.extract_features(prev_output_tokens, encoder_out, incremental_state)
-            if features_only:
-                return combined_outputs, extra
-            return self.output_layer(combined_outputs), extra
+        combined_outputs, extra = self.extract_features(prev_output_tokens, encoder_out, incremental_state)
+        if features_only:  # o_t without eq (13)'s projection (criterions/a4_cross_entropy.py applies it)
+            return combined_outputs, extra
+        return self.output_layer(combined_outputs), extra
 
     def extract_features(self, prev_output_tokens, encoder_out, incremental_state=None, **kwargs):
         """Run eqs (5)-(12) over ``prev_output_tokens`` (B, T): returns o_1..o_T (B, T, h) and
@@ -106,11 +105,12 @@ class CS224nDecoder(FairseqIncrementalDecoder):
         )
 
     def output_layer(self, features):
-        """W_vocab o_t: the logits of eq (13); fairseq applies the (log-)softmax."""
-        if self.vocab_weight_transposed is not None:
-            rows = features.reshape(-1, features.size(-1))  # a 2-D product: torch.matmul of 3-D by 2-D is slower
-            return (rows @ self.vocab_weight_transposed).view(*features.shape[:-1], -1)
-        return self.target_vocab_projection(features)
+        """W_vocab o_t: the logits of eq (13) for features (..., h); fairseq applies the (log-)softmax."""
+        with cpu_autocast(self.cpu_bf16 and self.training, features.device):  # validation, generation: float32
+            if self.vocab_weight_transposed is not None:
+                rows = features.reshape(-1, features.size(-1))  # a 2-D product: torch.matmul of 3-D by 2-D is slower
+                return (rows @ self.vocab_weight_transposed).view(*features.shape[:-1], -1)
+            return self.target_vocab_projection(features)
 
     def reorder_incremental_state(self, incremental_state, new_order):
         cached = self.get_incremental_state(incremental_state, "steps")

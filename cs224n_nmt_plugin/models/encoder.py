@@ -5,7 +5,6 @@ from fairseq.models import FairseqEncoder
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from cs224n_nmt_plugin.models.beam_rows import SOURCE_ROWS, reorder, select_rows, source_rows
-from cs224n_nmt_plugin.models.cpu_autocast import cpu_autocast
 
 
 class CS224nEncoder(FairseqEncoder):
@@ -25,11 +24,10 @@ class CS224nEncoder(FairseqEncoder):
     (and attended to) without it, as in the homework.
     """
 
-    def __init__(self, dictionary, embed_size, hidden_size, max_source_positions, a4_framing=False, cpu_bf16=False):
+    def __init__(self, dictionary, embed_size, hidden_size, max_source_positions, a4_framing=False):
         super().__init__(dictionary)
         self.padding_idx = dictionary.pad()
         self.a4_framing = a4_framing
-        self.cpu_bf16 = cpu_bf16  # --cpu-autocast (cpu_autocast.py)
         self.max_source_positions = max_source_positions
         self.embed_tokens = nn.Embedding(len(dictionary), embed_size, padding_idx=self.padding_idx)
         self.lstm = nn.LSTM(embed_size, hidden_size, bidirectional=True, batch_first=True)
@@ -37,10 +35,6 @@ class CS224nEncoder(FairseqEncoder):
         self.c_projection = nn.Linear(2 * hidden_size, hidden_size, bias=False)
 
     def forward(self, src_tokens, src_lengths=None, **kwargs):
-        with cpu_autocast(self.cpu_bf16, src_tokens.device):
-            return self._encode(src_tokens)
-
-    def _encode(self, src_tokens):
         padding_mask = src_tokens.eq(self.padding_idx)
         if self.a4_framing:
             padding_mask |= src_tokens.eq(self.dictionary.eos())

@@ -33,8 +33,9 @@ class CS224nNMTModel(FairseqEncoderDecoderModel):
                             help="the homework's framing: no </s> on the source, the decoder starts "
                                  "from <s> (imported CS224n checkpoints have it)")
         parser.add_argument("--cpu-autocast", choices=cpu_autocast.CHOICES,
-                            help="mixed precision on a CPU: bfloat16 products, float32 weights, states and loss; "
-                                 "auto: where the CPU has bfloat16 instructions (default: none)")
+                            help="mixed precision on a CPU: the output layer's product (eq 13) in bfloat16, "
+                                 "float32 weights, states, log-softmax and loss; auto: where the CPU has bfloat16 "
+                                 "instructions (default: none)")
 
     @classmethod
     def build_model(cls, args, task):
@@ -44,7 +45,7 @@ class CS224nNMTModel(FairseqEncoderDecoderModel):
         bf16 = cpu_autocast.uses_bf16(args.cpu_autocast)
         encoder = CS224nEncoder(
             task.source_dictionary, args.embed_size, args.hidden_size, max_source_positions,
-            a4_framing=args.a4_framing, cpu_bf16=bf16,
+            a4_framing=args.a4_framing,
         )
         decoder = CS224nDecoder(
             task.target_dictionary, args.embed_size, args.hidden_size, args.dropout, max_target_positions,
