@@ -5,12 +5,14 @@
 For each target-vocabulary size (Tatoeba-sized and a4-sized), the models are built at the
 homework sizes and run alternately on identical batches of 32 random sentence pairs. Four
 contestants train: cs224n_lstm and fairseq lstm with a4_adam (the homework's torch.optim.Adam,
-cs224n_nmt_plugin/optim/a4_adam.py), cs224n_lstm under --cpu-autocast bf16, and fairseq lstm with
-fairseq's --optimizer adam, so that two ratios can be read: (a) the model alone, cs224n_lstm /
-fairseq lstm with the same optimizer; (b) the pipeline a user gets, our recipe (a4_adam, float32
-on the CPU) / fairseq lstm as a fairseq user trains it (fairseq's adam).
+cs224n_nmt_plugin/optim/a4_adam.py) and fairseq's cross_entropy, in float32; cs224n_lstm as
+scripts/train.sh's CPU recipe trains it (a4_adam, a4_cross_entropy, --cpu-autocast auto); and
+fairseq lstm with fairseq's --optimizer adam, so that three ratios can be read: (a) the model
+alone, cs224n_lstm / fairseq lstm with the same training; (b) the pipeline a user gets, our recipe
+/ fairseq lstm as a fairseq user trains it (fairseq's adam); (c) our recipe / cs224n_lstm of (a).
 
-It measures the median train step (forward + backward + clip + the optimizer) in target tokens/s,
+It measures the median train step (what fairseq's trainer does in an update: the criterion's
+loss, backward, multiply_grads by 1/sentences, clip 5, the optimizer's step) in target tokens/s,
 on batches of mixed lengths (about half of the target positions are padding) and on batches of
 one source length (targets within one word of it: about 5% padding, as in fairseq's length-sorted
 batches), generation in sentences/s at beam 5 and greedy (fixed output length, so every model
@@ -34,6 +36,7 @@ import sys
 import time
 
 import torch
+from fairseq.criterions import CRITERION_REGISTRY
 from fairseq.data import Dictionary, LanguagePairDataset
 from fairseq.optim import OPTIMIZER_DATACLASS_REGISTRY, OPTIMIZER_REGISTRY
 from fairseq.sequence_generator import SequenceGenerator
@@ -46,17 +49,18 @@ from fairseq_lstm_baseline import build_fairseq_lstm
 
 VOCABULARIES = {"tatoeba-sized": (22_484, 15_098), "a4-sized": (50_004, 50_002)}  # (source, target) words
 BATCH, SOURCE_LENGTHS, OUTPUT_STEPS = 32, (5, 35), 30
-# contestant -> (model, fairseq optimizer, --cpu-autocast bf16)
+# contestant -> (model, fairseq optimizer, fairseq criterion, --cpu-autocast)
 CONTESTANTS = {
-    "cs224n_lstm": ("cs224n_lstm", "a4_adam", False),  # our recipe on the CPU
-    "cs224n_lstm cpu-autocast bf16": ("cs224n_lstm", "a4_adam", True),
-    "fairseq_lstm": ("fairseq_lstm", "a4_adam", False),
-    "fairseq_lstm fairseq adam": ("fairseq_lstm", "adam", False),  # a fairseq user's pipeline
+    "cs224n_lstm": ("cs224n_lstm", "a4_adam", "cross_entropy", "none"),
+    "cs224n_lstm, our recipe": ("cs224n_lstm", "a4_adam", "a4_cross_entropy", "auto"),  # scripts/train.sh's CPU recipe
+    "fairseq_lstm": ("fairseq_lstm", "a4_adam", "cross_entropy", "none"),
+    "fairseq_lstm fairseq adam": ("fairseq_lstm", "adam", "cross_entropy", "none"),  # a fairseq user's pipeline
 }
+GENERATING = ("cs224n_lstm", "fairseq_lstm")  # the others generate with the same models (eval mode is float32)
 RATIOS = {
     "(a) model alone: cs224n_lstm / fairseq lstm, both a4_adam": ("cs224n_lstm", "fairseq_lstm"),
-    "(b) pipeline: our recipe / fairseq lstm with fairseq adam": ("cs224n_lstm", "fairseq_lstm fairseq adam"),
-    "cpu-autocast bf16 / float32 (cs224n_lstm)": ("cs224n_lstm cpu-autocast bf16", "cs224n_lstm"),
+    "(b) pipeline: our recipe / fairseq lstm with fairseq adam": ("cs224n_lstm, our recipe", "fairseq_lstm fairseq adam"),
+    "(c) our recipe / cs224n_lstm of (a)": ("cs224n_lstm, our recipe", "cs224n_lstm"),
 }
 
 
@@ -74,16 +78,16 @@ def dictionary(words):
 
 
 def build(contestant, task):
-    """The contestant's model (homework sizes) and its fairseq optimizer."""
-    model_name, optimizer_name, bf16 = CONTESTANTS[contestant]
+    """The contestant's model (homework sizes), fairseq criterion (--sentence-avg) and fairseq optimizer."""
+    model_name, optimizer_name, criterion_name, cpu_autocast = CONTESTANTS[contestant]
     torch.manual_seed(0)
     if model_name == "cs224n_lstm":
-        args = argparse.Namespace(embed_size=256, hidden_size=256, dropout=0.3,
-                                  cpu_autocast="bf16" if bf16 else "none")
+        args = argparse.Namespace(embed_size=256, hidden_size=256, dropout=0.3, cpu_autocast=cpu_autocast)
         model = CS224nNMTModel.build_model(args, task)
     else:
         model = build_fairseq_lstm(task)
-    return model, build_optimizer(optimizer_name, list(model.parameters()))
+    criterion = CRITERION_REGISTRY[criterion_name](task, sentence_avg=True)
+    return model, criterion, build_optimizer(optimizer_name, list(model.parameters()))
 
 
 def build_optimizer(name, params):
@@ -111,15 +115,14 @@ def random_batch(task, generator, one_length=False):
     return dataset.collater([dataset[i] for i in range(BATCH)])
 
 
-def train_step(model, optimizer, batch):
-    """One a4 training step: summed NLL / sentences, clip 5, Adam."""
-    logits, _ = model(**batch["net_input"])
-    log_probs = torch.log_softmax(logits.float(), dim=-1)  # as fairseq's criterion: float32 (--cpu-autocast)
-    loss = torch.nn.functional.nll_loss(log_probs.view(-1, log_probs.size(-1)), batch["target"].view(-1),
-                                        ignore_index=1, reduction="sum") / BATCH
+def train_step(model, criterion, optimizer, batch):
+    """One a4 update as fairseq's trainer makes it: summed NLL (the criterion), backward,
+    gradients / sentences, clip 5, the optimizer's step."""
     optimizer.zero_grad()
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+    loss, sample_size, _ = criterion(model, batch)
+    optimizer.backward(loss)
+    optimizer.multiply_grads(1.0 / sample_size)
+    optimizer.clip_grad_norm(5.0)
     optimizer.step()
 
 
@@ -144,9 +147,9 @@ def generate(model, task, batch, beam):
         generator.generate([model], batch)
 
 
-def flops_per_target_token(model, optimizer, batch):
+def flops_per_target_token(model, criterion, optimizer, batch):
     with FlopCounterMode(display=False) as counter:
-        train_step(model, optimizer, batch)
+        train_step(model, criterion, optimizer, batch)
     return counter.get_total_flops() / batch["ntokens"]
 
 
@@ -168,10 +171,10 @@ def peak_rss_mb(contestant, vocabulary, steps=5):
 
 def measure_peak_memory(contestant, vocabulary, steps):
     task = Task(*VOCABULARIES[vocabulary])
-    model, optimizer = build(contestant, task)
+    model, criterion, optimizer = build(contestant, task)
     batch = random_batch(task, torch.Generator().manual_seed(0))
     for _ in range(steps):
-        train_step(model, optimizer, batch)
+        train_step(model, criterion, optimizer, batch)
     print(peak_resident_mb())
 
 
@@ -194,27 +197,26 @@ def bench_vocabulary(vocabulary, steps, matmul_rate):
     train_times = {(name, kind): [] for name in built for kind in ("mixed", "sorted")}
     for kind, kind_batches in (("mixed", batches), ("sorted", sorted_batches)):
         for batch in kind_batches:  # alternate the contestants on the same batch
-            for name, (model, optimizer) in built.items():
+            for name, (model, criterion, optimizer) in built.items():
                 model.train()
-                train_times[name, kind].append(timed(train_step, model, optimizer, batch) / batch["ntokens"])
-    generating = [name for name in built if CONTESTANTS[name][1] == "a4_adam"]  # the optimizer changes no model
-    inference_models = {name: prepared_for_generation(built[name][0]) for name in generating}
-    gen_times = {(name, beam): [] for name in generating for beam in (5, 1)}
+                train_times[name, kind].append(timed(train_step, model, criterion, optimizer, batch) / batch["ntokens"])
+    inference_models = {name: prepared_for_generation(built[name][0]) for name in GENERATING}
+    gen_times = {(name, beam): [] for name in GENERATING for beam in (5, 1)}
     for batch in batches[: max(3, steps // 4)]:
         for name, model in inference_models.items():
             for beam in (5, 1):
                 gen_times[name, beam].append(timed(generate, model, task, batch, beam) / BATCH)
     results = {}
-    for name, (model, optimizer) in built.items():
+    for name, (model, criterion, optimizer) in built.items():
         model.train()
-        flops = flops_per_target_token(model, optimizer, batches[0])
+        flops = flops_per_target_token(model, criterion, optimizer, batches[0])
         tokens_per_s = 1 / statistics.median(train_times[name, "mixed"])
         results[name] = {
             "parameters": sum(p.numel() for p in model.parameters()),
             "train_target_tokens_per_s": tokens_per_s,
             "train_target_tokens_per_s_length_sorted": 1 / statistics.median(train_times[name, "sorted"]),
-            "beam5_sentences_per_s": 1 / statistics.median(gen_times[name, 5]) if name in generating else None,
-            "greedy_sentences_per_s": 1 / statistics.median(gen_times[name, 1]) if name in generating else None,
+            "beam5_sentences_per_s": 1 / statistics.median(gen_times[name, 5]) if name in GENERATING else None,
+            "greedy_sentences_per_s": 1 / statistics.median(gen_times[name, 1]) if name in GENERATING else None,
             "peak_rss_mb": peak_rss_mb(name, vocabulary),
             "train_mflop_per_target_token": flops / 1e6,
             "train_gflop_per_s": flops * tokens_per_s / 1e9,
@@ -227,7 +229,7 @@ def bench_optimizer_steps(repeats=10):
     """Milliseconds of one optimizer step (median of ``repeats``, implementations alternating) on the
     a4-sized cs224n_lstm's parameters with gradients of 0.01 scale."""
     task = Task(*VOCABULARIES["a4-sized"])
-    model, _ = build("cs224n_lstm", task)
+    model, _, _ = build("cs224n_lstm", task)
     generator = torch.Generator().manual_seed(0)
     for p in model.parameters():
         p.grad = torch.randn(p.shape, generator=generator) * 0.01

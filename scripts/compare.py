@@ -2,10 +2,14 @@
 then decoded and scored the same way:
 
   (default) cs224n_lstm against fairseq's built-in lstm (its closest match), two ways:
-            (a) the model alone: both trained with a4_adam, the homework's torch.optim.Adam;
-            (b) the pipeline a user gets: our recipe (a4_adam; on a CPU --num-workers 0, on a GPU
-                --amp) against fairseq lstm trained the way a fairseq user would, with fairseq's
-                --optimizer adam and fairseq's defaults;
+            (a) the model alone: both trained with a4_adam, the homework's torch.optim.Adam, and
+                fairseq's cross_entropy, in float32;
+            (b) the pipeline a user gets: our recipe (scripts/train.sh's: a4_adam, a4_cross_entropy;
+                on a CPU --num-workers 0 and --cpu-autocast auto, on a GPU --amp) against fairseq
+                lstm trained the way a fairseq user would, with fairseq's --optimizer adam and
+                fairseq's defaults;
+            and (c) our recipe against cs224n_lstm of (a): what the recipe's loss and precision
+                change at equal wall time;
   --attention-variants   cs224n_lstm's multiplicative, dot and additive attention;
   --precision-variants   cs224n_lstm in float32 and with --cpu-autocast bf16 (CPU mixed precision).
 
@@ -44,11 +48,13 @@ TRAIN = [sys.executable, str(REPO / "scripts" / "fairseq_train.py")]  # fairseq-
 GENERATE = [sys.executable, "-m", "fairseq_cli.generate"]  # fairseq-generate, wherever fairseq is installed
 DATA_BIN_ROOT = Path(os.environ.get("DATA_BIN_ROOT", REPO / "data-bin"))  # as scripts/lib.sh
 OUTPUTS_ROOT = Path(os.environ.get("OUTPUTS_ROOT", REPO / "outputs"))
-A4_TRAINING = ["--lr", "1e-3", "--clip-norm", "5", "--batch-size", "32", "--criterion", "cross_entropy",
-               "--sentence-avg", "--seed", "0"]
+A4_TRAINING = ["--lr", "1e-3", "--clip-norm", "5", "--batch-size", "32", "--sentence-avg", "--seed", "0"]
+CROSS_ENTROPY = ["--criterion", "cross_entropy"]  # fairseq's
+A4_CROSS_ENTROPY = ["--criterion", "a4_cross_entropy"]  # the same loss at the target words only (criterions/)
 A4_ADAM = ["--optimizer", "a4_adam"]  # the homework's torch.optim.Adam (cs224n_nmt_plugin/optim/a4_adam.py)
 FAIRSEQ_ADAM = ["--optimizer", "adam"]  # what a fairseq user reaches for
 CPU_LOADING = ["--num-workers", "0"]  # scripts/train.sh's CPU recipe: batches loaded in the training process
+CPU_PRECISION = ["--cpu-autocast", "auto"]  # and its output layer in bfloat16 where the CPU has the instructions
 A4_DECODING = ["--beam", "5", "--max-len-a", "0", "--max-len-b", "70", "--unnormalized",
                "--batch-size", "64", "--required-batch-size-multiple", "1"]
 LINE_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"]  # one per contestant, in the PNG and the chart
@@ -59,26 +65,30 @@ def contestants(size, dropout, variants, gpu):
     report as (name, numerator label, denominator label)."""
     ours = ["--arch", "cs224n_lstm", "--embed-size", str(size), "--hidden-size", str(size), "--dropout", str(dropout)]
     device = ["--amp"] if gpu else ["--cpu"]
-    recipe = device if gpu else device + CPU_LOADING  # our recipe's device options; fairseq's defaults otherwise
+    loading = device if gpu else device + CPU_LOADING  # our recipe's device options; fairseq's defaults otherwise
+    recipe = A4_ADAM + A4_CROSS_ENTROPY + (loading if gpu else loading + CPU_PRECISION)  # scripts/train.sh's
     if variants == "attention":
-        labels = {f"cs224n_lstm {name}": ours + ["--attention", name] + A4_ADAM + recipe
+        labels = {f"cs224n_lstm {name}": ours + ["--attention", name] + recipe
                   for name in ("multiplicative", "dot", "additive")}
         return labels, [(f"{name} / multiplicative", f"cs224n_lstm {name}", "cs224n_lstm multiplicative")
                         for name in ("dot", "additive")]
     if variants == "precision":
-        return ({"cs224n_lstm float32": ours + A4_ADAM + recipe,  # (main() keeps the precision variants on the CPU)
-                 "cs224n_lstm cpu-autocast bf16": ours + A4_ADAM + recipe + ["--cpu-autocast", "bf16"]},
+        float32 = A4_ADAM + A4_CROSS_ENTROPY + loading  # (main() keeps the precision variants on the CPU)
+        return ({"cs224n_lstm float32": ours + float32,
+                 "cs224n_lstm cpu-autocast bf16": ours + float32 + ["--cpu-autocast", "bf16"]},
                 [("bf16 / float32", "cs224n_lstm cpu-autocast bf16", "cs224n_lstm float32")])
     theirs = fairseq_lstm_options(embed_size=size, hidden_size=size, dropout=dropout)
     labels = {
-        "fairseq lstm, fairseq adam": theirs + FAIRSEQ_ADAM + device,  # a fairseq user's pipeline
-        "fairseq lstm, a4_adam": theirs + A4_ADAM + recipe,  # the same training as ours: (a) is the model alone
-        "cs224n_lstm, a4_adam": ours + A4_ADAM + recipe,  # scripts/train.sh's recipes: a4_adam, --amp on a GPU
+        "fairseq lstm, fairseq adam": theirs + FAIRSEQ_ADAM + CROSS_ENTROPY + device,  # a fairseq user's pipeline
+        "fairseq lstm, a4_adam": theirs + A4_ADAM + CROSS_ENTROPY + loading,  # (a): the same training for both
+        "cs224n_lstm, a4_adam": ours + A4_ADAM + CROSS_ENTROPY + loading,
+        "cs224n_lstm, our recipe": ours + recipe,
     }
     return labels, [("(a) model alone: cs224n_lstm / fairseq lstm, both a4_adam",
                      "cs224n_lstm, a4_adam", "fairseq lstm, a4_adam"),
                     ("(b) pipeline: our recipe / fairseq lstm with fairseq adam",
-                     "cs224n_lstm, a4_adam", "fairseq lstm, fairseq adam")]
+                     "cs224n_lstm, our recipe", "fairseq lstm, fairseq adam"),
+                    ("(c) our recipe / cs224n_lstm of (a)", "cs224n_lstm, our recipe", "cs224n_lstm, a4_adam")]
 
 
 def run_measured(command, log_path):

@@ -2,13 +2,14 @@
 # Usage: bash scripts/gpu_check.sh [--dry-run] OUT_DIR
 # The one-command GPU measurement (at most about 9 minutes on one H200-class GPU): checks the
 # GPU, prepares and binarizes the Tatoeba split if needed, then scripts/compare.py trains
-# cs224n_lstm (the homework's 256/256, batch 32, the GPU recipe: a4_adam and --amp) and fairseq's
-# lstm in its closest match (with fairseq's adam, and with a4_adam) for the same budget each, and
+# cs224n_lstm (the homework's 256/256, batch 32: with a4_adam and cross_entropy, and as the GPU
+# recipe trains it: a4_adam, a4_cross_entropy and --amp) and fairseq's lstm in its closest match
+# (with fairseq's adam, and with a4_adam) for the same budget each, and
 # decodes the test split with beam 5. Writes OUT_DIR/gpu_check.json and OUT_DIR/gpu_check.md:
 # train target tokens/s, peak GPU memory (torch.cuda.max_memory_allocated), dev perplexity at
 # equal wall time, beam-5 fairseq-generate sentences/s, a4 BLEU and sacreBLEU, the ratios with
 # their significance, and the Python, torch, CUDA, fairseq and GPU versions.
-#   GPU_SECONDS  training seconds per model (default 100)
+#   GPU_SECONDS  training seconds per model (default 75; four models)
 #   TATOEBA      the corpus (default as scripts/run.sh finds it; the GPU machine needs a copy)
 # --dry-run: the same steps on the CPU with the tiny model, a slice of the corpus and 40 updates
 # per model (about a minute): tests/test_gpu_check.py runs it, so the script cannot rot.
@@ -31,7 +32,7 @@ else
   has_cuda || die "torch in $PYTHON does not see the GPU (torch.cuda.is_available() is False)"
   name=tatoeba
   prepare_options=()
-  compare_options=(--seconds "${GPU_SECONDS:-100}")
+  compare_options=(--seconds "${GPU_SECONDS:-75}")
 fi
 "$PYTHON" - > "$out/versions.json" <<'PY'
 import json, platform, sys

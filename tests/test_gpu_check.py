@@ -25,7 +25,8 @@ def test_the_dry_run_writes_the_table_and_the_json(tmp_path):
     report = json.loads((out / "gpu_check.json").read_text())
     assert report["dry_run"] is True and report["versions"]["torch"] and report["versions"]["gpu"] is None
     contestants = report["results"]
-    assert set(contestants) == {"fairseq lstm, fairseq adam", "fairseq lstm, a4_adam", "cs224n_lstm, a4_adam"}
+    assert set(contestants) == {"fairseq lstm, fairseq adam", "fairseq lstm, a4_adam", "cs224n_lstm, a4_adam",
+                                "cs224n_lstm, our recipe"}
     for measured in contestants.values():
         assert measured["updates"] == 40 and measured["train_target_tokens_per_s"] > 0
         assert measured["generate_beam5_sentences_per_s"] > 0 and measured["best_dev_ppl"] > 1
