@@ -123,6 +123,19 @@ def test_cpu_autocast_option_runs_the_output_layer_in_bfloat16_and_keeps_float32
         grads[choice] = torch.cat([p.grad.flatten() for p in model.parameters()])
     assert (grads["bf16"] - grads["none"]).norm() / grads["none"].norm() < 0.03
 
+    # the bfloat16 product runs over the rows padded to a multiple of BF16_ROWS (one oneDNN kernel
+    # shape for every 64 row counts), and the logits are those of the unpadded rows
+    from cs224n_nmt_plugin.models.decoder import BF16_ROWS
+
+    shapes = []
+    model.decoder.target_vocab_projection.register_forward_hook(lambda _, inputs, __: shapes.append(inputs[0].shape))
+    features = torch.randn(70, 16)
+    logits = model.decoder.output_layer(features)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        unpadded = model.decoder.target_vocab_projection(features)
+    assert shapes[0] == (2 * BF16_ROWS, 16) and logits.shape == (70, len(tgt_dict))
+    assert torch.allclose(logits.float(), unpadded.float(), rtol=1e-2, atol=1e-2)
+
     with_bf16, without = tmp_path / "with", tmp_path / "without"
     with_bf16.write_text("processor\t: 0\nflags\t\t: fpu sse avx512f avx512_bf16 amx_tile\n")
     without.write_text("processor\t: 0\nflags\t\t: fpu sse avx2\n")

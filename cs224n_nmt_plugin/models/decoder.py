@@ -11,6 +11,9 @@ from cs224n_nmt_plugin.models.cpu_autocast import cpu_autocast
 from cs224n_nmt_plugin.models.recurrence import RecurrentState, SourceMemory, StepWeights, decoder_recurrence
 
 
+BF16_ROWS = 64  # --cpu-autocast: the output layer's rows are padded to a multiple of this (_bf16_output_layer)
+
+
 class CS224nDecoder(FairseqIncrementalDecoder):
     """Teacher-forced over a whole target prefix in training, one step at a time in
     generation. The steps run in recurrence.py (with a hand-written backward pass). The
@@ -106,11 +109,23 @@ class CS224nDecoder(FairseqIncrementalDecoder):
 
     def output_layer(self, features):
         """W_vocab o_t: the logits of eq (13) for features (..., h); fairseq applies the (log-)softmax."""
-        with cpu_autocast(self.cpu_bf16 and self.training, features.device):  # validation, generation: float32
-            if self.vocab_weight_transposed is not None:
-                rows = features.reshape(-1, features.size(-1))  # a 2-D product: torch.matmul of 3-D by 2-D is slower
-                return (rows @ self.vocab_weight_transposed).view(*features.shape[:-1], -1)
-            return self.target_vocab_projection(features)
+        if self.vocab_weight_transposed is not None:
+            rows = features.reshape(-1, features.size(-1))  # a 2-D product: torch.matmul of 3-D by 2-D is slower
+            return (rows @ self.vocab_weight_transposed).view(*features.shape[:-1], -1)
+        if self.cpu_bf16 and self.training and features.device.type == "cpu":  # validation: float32
+            return self._bf16_output_layer(features)
+        return self.target_vocab_projection(features)
+
+    def _bf16_output_layer(self, features):
+        """Eq (13) under CPU bfloat16 autocast, over the rows padded to a multiple of BF16_ROWS.
+        torch hands bfloat16 products to oneDNN, which builds and keeps a kernel for every matrix
+        shape it meets (up to 1,024): without the padding every new number of target words in a
+        batch kept one more, and a training run's memory grew by the hundreds of megabytes."""
+        rows = features.reshape(-1, features.size(-1))
+        padded = F.pad(rows, (0, 0, 0, -len(rows) % BF16_ROWS))  # zero rows, sliced off below
+        with cpu_autocast(True, features.device):
+            logits = self.target_vocab_projection(padded)
+        return logits[: len(rows)].view(*features.shape[:-1], -1)
 
     def reorder_incremental_state(self, incremental_state, new_order):
         cached = self.get_incremental_state(incremental_state, "steps")
