@@ -3,13 +3,14 @@
     .venv/bin/python scripts/bench.py [--steps 20] [--json bench.json]
 
 For each target-vocabulary size (Tatoeba-sized and a4-sized), the models are built at the
-homework sizes and run alternately on identical batches of 32 random sentence pairs. Four
+homework sizes and run alternately on identical batches of 32 random sentence pairs. Five
 contestants train: cs224n_lstm and fairseq lstm with a4_adam (the homework's torch.optim.Adam,
 cs224n_nmt_plugin/optim/a4_adam.py) and fairseq's cross_entropy, in float32; cs224n_lstm as
-scripts/train.sh's CPU recipe trains it (a4_adam, a4_cross_entropy, --cpu-autocast auto); and
-fairseq lstm with fairseq's --optimizer adam, so that three ratios can be read: (a) the model
-alone, cs224n_lstm / fairseq lstm with the same training; (b) the pipeline a user gets, our recipe
-/ fairseq lstm as a fairseq user trains it (fairseq's adam); (c) our recipe / cs224n_lstm of (a).
+scripts/train.sh's CPU recipe trains it (a4_adam, a4_cross_entropy, float32), and the same under
+--cpu-autocast bf16; and fairseq lstm with fairseq's --optimizer adam, so that these ratios can be
+read: (a) the model alone, cs224n_lstm / fairseq lstm with the same training; (b) the pipeline a
+user gets, our recipe / fairseq lstm as a fairseq user trains it (fairseq's adam); (c) our recipe
+/ cs224n_lstm of (a); and bfloat16 / float32 for our recipe.
 
 It measures the median train step (what fairseq's trainer does in an update: the criterion's
 loss, backward, multiply_grads by 1/sentences, clip 5, the optimizer's step) in target tokens/s,
@@ -52,7 +53,8 @@ BATCH, SOURCE_LENGTHS, OUTPUT_STEPS = 32, (5, 35), 30
 # contestant -> (model, fairseq optimizer, fairseq criterion, --cpu-autocast)
 CONTESTANTS = {
     "cs224n_lstm": ("cs224n_lstm", "a4_adam", "cross_entropy", "none"),
-    "cs224n_lstm, our recipe": ("cs224n_lstm", "a4_adam", "a4_cross_entropy", "auto"),  # scripts/train.sh's CPU recipe
+    "cs224n_lstm, our recipe": ("cs224n_lstm", "a4_adam", "a4_cross_entropy", "none"),  # scripts/train.sh's CPU recipe
+    "cs224n_lstm, our recipe, cpu-autocast bf16": ("cs224n_lstm", "a4_adam", "a4_cross_entropy", "bf16"),
     "fairseq_lstm": ("fairseq_lstm", "a4_adam", "cross_entropy", "none"),
     "fairseq_lstm fairseq adam": ("fairseq_lstm", "adam", "cross_entropy", "none"),  # a fairseq user's pipeline
 }
@@ -61,6 +63,7 @@ RATIOS = {
     "(a) model alone: cs224n_lstm / fairseq lstm, both a4_adam": ("cs224n_lstm", "fairseq_lstm"),
     "(b) pipeline: our recipe / fairseq lstm with fairseq adam": ("cs224n_lstm, our recipe", "fairseq_lstm fairseq adam"),
     "(c) our recipe / cs224n_lstm of (a)": ("cs224n_lstm, our recipe", "cs224n_lstm"),
+    "cpu-autocast bf16 / float32 (our recipe)": ("cs224n_lstm, our recipe, cpu-autocast bf16", "cs224n_lstm, our recipe"),
 }
 
 
