@@ -13,9 +13,9 @@ from conftest import PLUGIN, fairseq_records, run_tool
 STEPS, LR = 5, 1e-3
 # torch's CPU kernels take a vectorized or a scalar path depending on where a tensor's memory
 # starts, which can round the last bit of an update differently: two runs of the same Adam on the
-# same numbers agree to the last bit in most runs and always within a few float32 ulps of these
-# weights (about 1e-8 each).
-ULPS = 5e-8
+# same numbers agree to the last bit in most runs and within a few float32 ulps of these weights
+# (up to about 3e-8 each for weights near 0.4): 5e-8 was exceeded once in a few fresh processes.
+ULPS = 2e-7
 
 
 def same_weights(a, b):
