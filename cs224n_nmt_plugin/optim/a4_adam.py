@@ -77,7 +77,7 @@ class A4Adam(FairseqOptimizer):
     def clip_grad_norm(self, max_norm, aggregate_norm_fn=None):
         """The norm of the gradients times the kept factor (what fairseq's clip_grad_norm_ would
         return after multiply_grads); the clipping coefficient min(1, max_norm / norm) joins the factor."""
-        grads = [p.grad for p in self.params if p.grad is not None]
+        grads = self._grads()
         if not grads:
             return torch.tensor(0.0)
         norms = torch.stack([torch.linalg.vector_norm(g, dtype=torch.float32) for g in grads])
@@ -98,10 +98,13 @@ class A4Adam(FairseqOptimizer):
             finally:
                 del self._optimizer.grad_scale
             return
-        grads = [p.grad for p in self.params if p.grad is not None]
+        grads = self._grads()
         if grads and not (isinstance(factor, float) and factor == 1.0):
             torch._foreach_mul_(grads, factor)
         self._optimizer.step(closure)
+
+    def _grads(self):
+        return [p.grad for p in self.params if p.grad is not None]
 
     def zero_grad(self):
         self._grad_factor = 1.0  # also after a step that fairseq skipped (an overflow under --amp)
