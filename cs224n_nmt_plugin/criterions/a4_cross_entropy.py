@@ -12,8 +12,8 @@ more (NLL's gradient, then log-softmax's). This criterion asks the model for o_t
 and computes log-softmax and NLL in one step whose backward writes the gradient of the logits
 once: softmax(logits) - onehot(y), from the saved log-softmax. The loss, the gradients and
 fairseq's logged figures are cross_entropy's up to float32 rounding
-(tests/test_a4_cross_entropy.py), and ``--sentence-avg`` works as it does there. It needs a model whose forward takes ``features_only`` and whose
-``output_layer`` gives the logits (cs224n_nmt; also fairseq's transformer, not its lstm).
+(tests/test_a4_cross_entropy.py), and ``--sentence-avg`` works as it does there. It needs a
+model whose forward takes ``features_only`` and whose ``output_layer`` gives the logits (cs224n_nmt; also fairseq's transformer, not its lstm).
 """
 import torch
 from fairseq.criterions import register_criterion
