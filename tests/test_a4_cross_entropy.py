@@ -1,7 +1,7 @@
 """--criterion a4_cross_entropy is fairseq's cross_entropy (the homework's summed NLL) computed at
 the target words only: the same loss, gradients and logged figures on padded batches, its own
-backward pass against finite differences, and a real fairseq-train with it logging what
-cross_entropy logs."""
+backward pass against finite differences, its loss where a probability underflows, and a real
+fairseq-train with it logging what cross_entropy logs."""
 import pytest
 import torch
 from fairseq.criterions.cross_entropy import CrossEntropyCriterion
@@ -25,13 +25,56 @@ def padded_batch(seed=0):
     return src_dict, tgt_dict, batch
 
 
+def central_differences(function, x, step=1e-6):
+    """d function / d x (a scalar function of a float64 tensor), one element at a time."""
+    grad = torch.empty_like(x)
+    for i in range(x.numel()):
+        shift = torch.zeros_like(x).view(-1)
+        shift[i] = step
+        shift = shift.view_as(x)
+        grad.view(-1)[i] = (function(x + shift) - function(x - shift)) / (2 * step)
+    return grad
+
+
+def summed_nll_and_gradient(logits, target, scale=1.0):
+    logits = logits.detach().requires_grad_()
+    loss = SummedNLL.apply(logits, target)
+    (scale * loss).backward()
+    return loss.detach(), logits.grad
+
+
 def test_summed_nll_backward_matches_finite_differences():
     generator = torch.Generator().manual_seed(0)
-    logits = torch.randn(5, 9, generator=generator, dtype=torch.float64, requires_grad=True)
+    logits = torch.randn(5, 9, generator=generator, dtype=torch.float64)
     target = torch.tensor([0, 3, 8, 3, 1])
-    assert torch.autograd.gradcheck(lambda x: SummedNLL.apply(x, target), (logits,))
+    _, grad = summed_nll_and_gradient(logits, target)
+    with torch.no_grad():
+        assert torch.allclose(grad, central_differences(lambda x: SummedNLL.apply(x, target), logits), atol=1e-8)
     # a scaled loss (a loss scaler's) scales the gradient
-    assert torch.autograd.gradcheck(lambda x: 3.5 * SummedNLL.apply(x, target), (logits,))
+    _, scaled = summed_nll_and_gradient(logits, target, scale=3.5)
+    assert torch.allclose(scaled, 3.5 * grad, rtol=1e-12)
+
+
+def test_summed_nll_is_log_softmax_nll_even_where_the_target_probability_underflows():
+    """The loss comes from the logits' maximum and the softmax's, not from P_t[y_t], which is 0 in
+    float32 when the target's logit lies 200 below the best one."""
+    logits = torch.tensor([[0.0, 200.0, 1.0], [2.0, -1.0, 0.5]])
+    target = torch.tensor([0, 2])
+    assert torch.softmax(logits, dim=1)[0, 0] == 0
+    loss, grad = summed_nll_and_gradient(logits, target)
+    reference = -torch.log_softmax(logits.double(), dim=1).gather(1, target.unsqueeze(1)).sum()
+    assert torch.isfinite(loss) and torch.allclose(loss.double(), reference, rtol=1e-6)
+    onehot = torch.nn.functional.one_hot(target, 3).double()
+    assert torch.allclose(grad.double(), torch.softmax(logits.double(), dim=1) - onehot, atol=1e-7)
+
+
+def test_a_second_backward_through_the_same_graph_fails_loudly():
+    """The backward pass writes the gradient over the saved softmax: autograd must refuse to reuse it."""
+    logits = torch.randn(4, 6, requires_grad=True)
+    loss = SummedNLL.apply(logits, torch.tensor([1, 0, 5, 2]))
+    loss.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
 
 
 @pytest.mark.parametrize("sentence_avg", [True, False])

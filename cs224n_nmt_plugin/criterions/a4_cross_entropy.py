@@ -9,31 +9,43 @@ of the padded (B, T) batch: it projects padding positions onto the vocabulary to
 log-softmax of all of them (a [positions x vocabulary] tensor), and its backward pass writes two
 more (NLL's gradient, then log-softmax's). This criterion asks the model for o_t
 (``features_only=True``), applies ``model.output_layer`` (W_vocab) at the N target words only,
-and computes log-softmax and NLL in one step whose backward writes the gradient of the logits
-once: softmax(logits) - onehot(y), from the saved log-softmax. The loss, the gradients and
+and computes softmax and NLL in one step whose backward pass turns the saved softmax into the
+gradient of the logits, softmax(logits) - onehot(y), in place. The loss, the gradients and
 fairseq's logged figures are cross_entropy's up to float32 rounding
 (tests/test_a4_cross_entropy.py), and ``--sentence-avg`` works as it does there. It needs a
-model whose forward takes ``features_only`` and whose ``output_layer`` gives the logits (cs224n_nmt; also fairseq's transformer, not its lstm).
+model whose forward takes ``features_only`` and whose ``output_layer`` gives the logits
+(cs224n_nmt; also fairseq's transformer, not its lstm).
 """
 import torch
 from fairseq.criterions import register_criterion
 from fairseq.criterions.cross_entropy import CrossEntropyCriterion, CrossEntropyCriterionConfig
+from torch.autograd.function import once_differentiable
 
 
 class SummedNLL(torch.autograd.Function):
-    """-sum_n log softmax(logits_n)[target_n] for logits (N, V) and target (N,): a scalar. The
-    backward pass writes d loss / d logits = softmax(logits) - onehot(target) in one tensor."""
+    """-sum_n log softmax(logits_n)[target_n] for logits (N, V) and target (N,): a scalar.
+
+    The forward pass keeps P = softmax(logits), and the backward pass turns it into
+    d loss / d logits = P - onehot(target) in place, so neither pass writes a second (N, V)
+    tensor and the backward pass computes no exponentials. Writing over a saved tensor makes a
+    second backward pass through the same graph (retain_graph=True) fail loudly: autograd checks
+    the saved tensor's version.
+    """
 
     @staticmethod
     def forward(ctx, logits, target):
-        log_probs = torch.log_softmax(logits, dim=1)  # log P_t, eq (13), (N, V)
-        ctx.save_for_backward(log_probs, target)
-        return -log_probs.gather(1, target.unsqueeze(1)).sum()  # eq (14)
+        probs = torch.softmax(logits, dim=1)  # P_t, eq (13), (N, V)
+        # -log P_t[y_t] = log sum_w exp(x_w) - x_{y_t}, and log sum_w exp(x_w) = max_w x_w - log max_w P_t[w]
+        # (P_t peaks where the logits do, at no less than 1/V): P_t[y_t] itself may underflow to 0.
+        log_normalizer = logits.amax(dim=1) - probs.amax(dim=1).log()
+        ctx.save_for_backward(probs, target)
+        return (log_normalizer - logits.gather(1, target.unsqueeze(1)).squeeze(1)).sum()  # eq (14)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_loss):
-        log_probs, target = ctx.saved_tensors
-        grad = log_probs.exp()  # P_t, (N, V)
+        probs, target = ctx.saved_tensors
+        grad = probs  # P_t - onehot(y_t), written over the saved P_t
         grad[torch.arange(len(target), device=grad.device), target] -= 1
         if grad_loss != 1:  # 1 from loss.backward(); a loss scale under --amp
             grad.mul_(grad_loss)
