@@ -163,12 +163,14 @@ def markdown_table(results, setting):
 
 
 def ratio_table(results, ratios, significance):
-    """The named ratios of every metric, and whether the test BLEU difference is significant."""
-    rows = ["| ratio | " + " | ".join(RATIO_METRICS) + " | sacreBLEU difference (p: bootstrap / AR; 95% CI) |",
-            "|---" * (2 + len(RATIO_METRICS)) + "|"]
+    """The named ratios of every metric some contestant has (peak GPU memory only on a GPU), and
+    whether the test BLEU difference is significant."""
+    metrics = [m for m in RATIO_METRICS if any(m in result for result in results.values())]
+    rows = ["| ratio | " + " | ".join(metrics) + " | sacreBLEU difference (p: bootstrap / AR; 95% CI) |",
+            "|---" * (2 + len(metrics)) + "|"]
     for name, numerator, denominator in ratios:
         cells = [f"{results[numerator][m] / results[denominator][m]:.2f}" if results[denominator].get(m) else "n/a"
-                 for m in RATIO_METRICS]
+                 for m in metrics]
         test = significance[name]
         bootstrap, randomization = test["bootstrap"], test["approximate_randomization"]
         if test["system_bleu"] == test["baseline_bleu"]:
