@@ -29,9 +29,8 @@ def central_differences(function, x, step=1e-6):
     """d function / d x (a scalar function of a float64 tensor), one element at a time."""
     grad = torch.empty_like(x)
     for i in range(x.numel()):
-        shift = torch.zeros_like(x).view(-1)
-        shift[i] = step
-        shift = shift.view_as(x)
+        shift = torch.zeros_like(x)
+        shift.view(-1)[i] = step
         grad.view(-1)[i] = (function(x + shift) - function(x - shift)) / (2 * step)
     return grad
 
