@@ -98,8 +98,13 @@ def test_loss_gradients_and_logging_are_cross_entropys(sentence_avg):
 def test_the_output_layer_projects_the_target_words_only():
     src_dict, tgt_dict, batch = padded_batch()
     model = build_model(src_dict, tgt_dict)
-    projected = []
-    model.decoder.target_vocab_projection.register_forward_hook(lambda _, inputs, __: projected.append(inputs[0].shape))
+    projected, output_layer = [], model.decoder.output_layer
+
+    def recording_output_layer(features):
+        projected.append(features.shape)
+        return output_layer(features)
+
+    model.decoder.output_layer = recording_output_layer
     A4CrossEntropyCriterion(Task(tgt_dict), sentence_avg=True)(model, batch)
     words = int(batch["target"].ne(tgt_dict.pad()).sum())
     assert projected == [torch.Size([words, 5])] and words < batch["target"].numel()

@@ -9,9 +9,7 @@ from cs224n_nmt_plugin.models.attention import build_attention
 from cs224n_nmt_plugin.models.beam_rows import SOURCE_ROWS, reorder, select_rows
 from cs224n_nmt_plugin.models.cpu_autocast import cpu_autocast
 from cs224n_nmt_plugin.models.recurrence import RecurrentState, SourceMemory, StepWeights, decoder_recurrence
-
-
-BF16_ROWS = 64  # --cpu-autocast: the output layer's rows are padded to a multiple of this (_bf16_output_layer)
+from cs224n_nmt_plugin.models.vocab_projection import pad_rows, vocab_logits
 
 
 class CS224nDecoder(FairseqIncrementalDecoder):
@@ -114,17 +112,14 @@ class CS224nDecoder(FairseqIncrementalDecoder):
             return (rows @ self.vocab_weight_transposed).view(*features.shape[:-1], -1)
         if self.cpu_bf16 and self.training and features.device.type == "cpu":  # validation: float32
             return self._bf16_output_layer(features)
-        return self.target_vocab_projection(features)
+        return vocab_logits(features, self.target_vocab_projection.weight)  # oneDNN's kernel on an x86 CPU
 
     def _bf16_output_layer(self, features):
-        """Eq (13) under CPU bfloat16 autocast, over the rows padded to a multiple of BF16_ROWS.
-        torch hands bfloat16 products to oneDNN, which builds and keeps a kernel for every matrix
-        shape it meets (up to 1,024): without the padding every new number of target words in a
-        batch kept one more, and a training run's memory grew by the hundreds of megabytes."""
+        """Eq (13) under CPU bfloat16 autocast, over the rows padded as vocab_projection.py pads
+        them: torch hands bfloat16 products to oneDNN, which keeps a kernel for every shape."""
         rows = features.reshape(-1, features.size(-1))
-        padded = F.pad(rows, (0, 0, 0, -len(rows) % BF16_ROWS))  # zero rows, sliced off below
         with cpu_autocast(True, features.device):
-            logits = self.target_vocab_projection(padded)
+            logits = self.target_vocab_projection(pad_rows(rows))  # zero rows, sliced off below
         return logits[: len(rows)].view(*features.shape[:-1], -1)
 
     def reorder_incremental_state(self, incremental_state, new_order):

@@ -1,0 +1,76 @@
+"""Eq (13)'s product through oneDNN on an x86 CPU (models/vocab_projection.py): the float32
+logits and both gradients against float64, the rows padded for oneDNN's kernel cache and
+sliced off, and the cases that keep torch's own product (float64, autocast)."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from conftest import build_model, collate, make_dictionary, random_sentences
+from cs224n_nmt_plugin.models import vocab_projection
+from cs224n_nmt_plugin.models.vocab_projection import ONEDNN_ROWS, onednn_product_available, vocab_logits
+
+needs_onednn = pytest.mark.skipif(not onednn_product_available(), reason="no oneDNN float32 product on this CPU")
+
+
+@pytest.fixture
+def onednn_shapes(monkeypatch):
+    """The shapes of the rows each oneDNN product is given."""
+    shapes, kernel = [], vocab_projection.onednn_linear
+
+    def recording(rows, weight):
+        shapes.append(tuple(rows.shape))
+        return kernel(rows, weight)
+
+    monkeypatch.setattr(vocab_projection, "onednn_linear", recording)
+    return shapes
+
+
+@needs_onednn
+@pytest.mark.parametrize("words", [1, 63, 64, 65, 130])
+def test_logits_and_gradients_match_float64_over_padded_rows(words, onednn_shapes):
+    generator = torch.Generator().manual_seed(words)
+    features = torch.randn(words, 24, generator=generator).requires_grad_()
+    weight = (torch.randn(300, 24, generator=generator) * 0.1).requires_grad_()
+    grad_logits = torch.randn(words, 300, generator=generator)
+
+    logits = vocab_logits(features, weight)
+    logits.backward(grad_logits)
+    assert onednn_shapes == [(-(-words // ONEDNN_ROWS) * ONEDNN_ROWS, 24)]
+    assert logits.shape == (words, 300) and logits.is_contiguous()
+
+    features64, weight64 = (t.detach().double().requires_grad_() for t in (features, weight))
+    expected = F.linear(features64, weight64)
+    expected.backward(grad_logits.double())
+    for actual, wanted in ((logits, expected), (features.grad, features64.grad), (weight.grad, weight64.grad)):
+        assert_float32_close(actual, wanted)
+
+
+def assert_float32_close(actual, wanted):
+    """Within float32 rounding of sums of a few hundred terms, relative to the tensor's scale."""
+    torch.testing.assert_close(actual.double(), wanted.double(), rtol=1e-5, atol=1e-5 * wanted.abs().max().item())
+
+
+@needs_onednn
+def test_float64_and_autocast_keep_torch_product(onednn_shapes):
+    features, weight = torch.randn(5, 8, dtype=torch.float64), torch.randn(20, 8, dtype=torch.float64)
+    assert torch.equal(vocab_logits(features, weight), F.linear(features, weight))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert vocab_logits(features.float(), weight.float()).dtype == torch.bfloat16
+    assert onednn_shapes == []
+
+
+@needs_onednn
+def test_decoder_takes_onednn_product_in_training_and_validation(onednn_shapes):
+    generator = torch.Generator().manual_seed(0)
+    src_dict, tgt_dict = make_dictionary(30), make_dictionary(40)
+    batch = collate(src_dict, tgt_dict, random_sentences(generator, src_dict, [3, 7, 5]),
+                    random_sentences(generator, tgt_dict, [4, 2, 6]))
+    model = build_model(src_dict, tgt_dict, embed_size=16, hidden_size=16)
+    features, _ = model(**batch["net_input"], features_only=True)  # (3, T, 16)
+    logits, _ = model(**batch["net_input"])
+    model.eval()
+    with torch.no_grad():
+        model(**batch["net_input"])
+    assert onednn_shapes == [(ONEDNN_ROWS, 16), (ONEDNN_ROWS, 16)]
+    projection = model.decoder.target_vocab_projection
+    assert_float32_close(logits, F.linear(features, projection.weight))
