@@ -7,7 +7,7 @@ on this project's 2-core x86 CPU; oneDNN's inner-product kernel, which torch shi
 compiler (``torch.ops.mkldnn._linear_pointwise``), computed the same float32 product 1.4-1.6x
 faster (238 x 128 by 15,098: 11.7 -> 7.3 ms; 640 x 256 by 50,002: 165 -> 117 ms), with the same
 error against float64 as MKL's. The backward pass's two products (inner dimension V or N) were
-as fast or faster in MKL, so they stay there (docs/performance.md).
+as fast or faster in MKL, so they stay there.
 
 oneDNN builds and keeps a kernel for every shape it meets: a training run meets a new number of
 target words with nearly every batch, and its memory grew with them (+280 MB over 550 shapes).
