@@ -7,7 +7,9 @@ homework sizes and run alternately on identical batches of 32 random sentence pa
 contestants train: cs224n_lstm and fairseq lstm with a4_adam (the homework's torch.optim.Adam,
 cs224n_nmt_plugin/optim/a4_adam.py) and fairseq's cross_entropy, in float32; cs224n_lstm as
 scripts/train.sh's CPU recipe trains it (a4_adam, a4_cross_entropy, float32), and the same under
---cpu-autocast bf16; and fairseq lstm with fairseq's --optimizer adam, so that these ratios can be
+--cpu-autocast bf16 (only where the CPU has bfloat16 instructions: elsewhere torch emulates them,
+20 times slower, and the contestant is left out); and fairseq lstm with fairseq's --optimizer adam,
+so that these ratios can be
 read: (a) the model alone, cs224n_lstm / fairseq lstm with the same training; (b) the pipeline a
 user gets, our recipe / fairseq lstm as a fairseq user trains it (fairseq's adam); (c) our recipe
 / cs224n_lstm of (a); and bfloat16 / float32 for our recipe.
@@ -46,6 +48,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import malloc_settings
 from cs224n_nmt_plugin import CS224nNMTModel
+from cs224n_nmt_plugin.models.cpu_autocast import cpu_has_bf16_instructions
 from fairseq_lstm_baseline import build_fairseq_lstm
 
 VOCABULARIES = {"tatoeba-sized": (22_484, 15_098), "a4-sized": (50_004, 50_002)}  # (source, target) words
@@ -191,9 +194,15 @@ def peak_resident_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def contestants_here():
+    """CONTESTANTS without the bfloat16 one on a CPU that would emulate bfloat16."""
+    bf16 = cpu_has_bf16_instructions()
+    return [name for name, (*_, cpu_autocast) in CONTESTANTS.items() if bf16 or cpu_autocast == "none"]
+
+
 def bench_vocabulary(vocabulary, steps, matmul_rate):
     task = Task(*VOCABULARIES[vocabulary])
-    built = {name: build(name, task) for name in CONTESTANTS}
+    built = {name: build(name, task) for name in contestants_here()}
     generator = torch.Generator().manual_seed(0)
     batches = [random_batch(task, generator) for _ in range(steps)]
     sorted_batches = [random_batch(task, generator, one_length=True) for _ in range(steps)]
@@ -260,6 +269,8 @@ def print_table(vocabulary, results):
     print("\n| ratio | train tokens/s, mixed | train tokens/s, one length | beam 5 | greedy | peak RSS |")
     print("|---|---:|---:|---:|---:|---:|")
     for ratio, (numerator, denominator) in RATIOS.items():
+        if numerator not in results or denominator not in results:
+            continue
         cells = []
         for key in ("train_target_tokens_per_s", "train_target_tokens_per_s_length_sorted", "beam5_sentences_per_s",
                     "greedy_sentences_per_s", "peak_rss_mb"):
@@ -288,6 +299,8 @@ def main():
     malloc = "the pipeline's (malloc_settings.py)" if keep_freed_blocks else "glibc defaults"
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; measured matmul rate "
           f"{matmul_rate:.1f} GFLOP/s (1024x1024 fp32); malloc settings: {malloc}")
+    if len(contestants_here()) < len(CONTESTANTS):
+        print("this CPU has no bfloat16 instructions: the cpu-autocast bf16 contestant is left out")
     report = {"matmul_gflop_per_s": matmul_rate, "keep_freed_blocks": keep_freed_blocks}
     report["optimizer_step_ms"] = bench_optimizer_steps()
     print("\noptimizer step on the a4-sized cs224n_lstm's parameters, ms (median of 10):")
