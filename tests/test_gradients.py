@@ -123,9 +123,9 @@ def test_cpu_autocast_option_runs_the_output_layer_in_bfloat16_and_keeps_float32
         grads[choice] = torch.cat([p.grad.flatten() for p in model.parameters()])
     assert (grads["bf16"] - grads["none"]).norm() / grads["none"].norm() < 0.03
 
-    # the bfloat16 product runs over the rows padded to a multiple of ONEDNN_ROWS (one oneDNN kernel
+    # the bfloat16 product runs over the rows padded to a multiple of TRAINING_ROWS (one oneDNN kernel
     # shape for every 64 row counts), and the logits are those of the unpadded rows
-    from cs224n_nmt_plugin.models.vocab_projection import ONEDNN_ROWS
+    from cs224n_nmt_plugin.models.vocab_projection import TRAINING_ROWS
 
     shapes = []
     model.decoder.target_vocab_projection.register_forward_hook(lambda _, inputs, __: shapes.append(inputs[0].shape))
@@ -133,7 +133,7 @@ def test_cpu_autocast_option_runs_the_output_layer_in_bfloat16_and_keeps_float32
     logits = model.decoder.output_layer(features)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         unpadded = model.decoder.target_vocab_projection(features)
-    assert shapes[0] == (2 * ONEDNN_ROWS, 16) and logits.shape == (70, len(tgt_dict))
+    assert shapes[0] == (2 * TRAINING_ROWS, 16) and logits.shape == (70, len(tgt_dict))
     assert torch.allclose(logits.float(), unpadded.float(), rtol=1e-2, atol=1e-2)
 
     with_bf16, without = tmp_path / "with", tmp_path / "without"

@@ -7,7 +7,8 @@ import torch.nn.functional as F
 
 from conftest import build_model, collate, make_dictionary, random_sentences
 from cs224n_nmt_plugin.models import vocab_projection
-from cs224n_nmt_plugin.models.vocab_projection import ONEDNN_ROWS, onednn_product_available, vocab_logits
+from cs224n_nmt_plugin.models.vocab_projection import (GENERATION_ROWS, TRAINING_ROWS, onednn_product_available,
+                                                        vocab_logits)
 
 needs_onednn = pytest.mark.skipif(not onednn_product_available(), reason="no oneDNN float32 product on this CPU")
 
@@ -35,7 +36,7 @@ def test_logits_and_gradients_match_float64_over_padded_rows(words, onednn_shape
 
     logits = vocab_logits(features, weight)
     logits.backward(grad_logits)
-    assert onednn_shapes == [(-(-words // ONEDNN_ROWS) * ONEDNN_ROWS, 24)]
+    assert onednn_shapes == [(-(-words // TRAINING_ROWS) * TRAINING_ROWS, 24)]
     assert logits.shape == (words, 300) and logits.is_contiguous()
 
     features64, weight64 = (t.detach().double().requires_grad_() for t in (features, weight))
@@ -71,6 +72,25 @@ def test_decoder_takes_onednn_product_in_training_and_validation(onednn_shapes):
     model.eval()
     with torch.no_grad():
         model(**batch["net_input"])
-    assert onednn_shapes == [(ONEDNN_ROWS, 16), (ONEDNN_ROWS, 16)]
+    assert onednn_shapes == [(TRAINING_ROWS, 16), (TRAINING_ROWS, 16)]
     projection = model.decoder.target_vocab_projection
     assert_float32_close(logits, F.linear(features, projection.weight))
+
+
+@needs_onednn
+def test_generation_pads_a_beams_rows_less_and_keeps_the_logits(onednn_shapes):
+    """After make_generation_fast_ (fairseq-generate's preparation) a float32 model's steps take
+    oneDNN's product over rows padded to GENERATION_ROWS, with no transposed copy of W_vocab,
+    and the same logits as before."""
+    generator = torch.Generator().manual_seed(0)
+    src_dict, tgt_dict = make_dictionary(30), make_dictionary(40)
+    batch = collate(src_dict, tgt_dict, random_sentences(generator, src_dict, [3, 7, 5]),
+                    random_sentences(generator, tgt_dict, [4, 2, 6]))
+    model = build_model(src_dict, tgt_dict, embed_size=16, hidden_size=16).eval()
+    with torch.no_grad():
+        before, _ = model(**batch["net_input"])  # 3 x 7 rows
+        model.make_generation_fast_()
+        after, _ = model(**batch["net_input"])
+    assert model.decoder.vocab_weight_transposed is None
+    assert onednn_shapes == [(TRAINING_ROWS, 16), (-(-21 // GENERATION_ROWS) * GENERATION_ROWS, 16)]
+    assert_float32_close(after, before)

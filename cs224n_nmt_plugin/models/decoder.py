@@ -9,7 +9,8 @@ from cs224n_nmt_plugin.models.attention import build_attention
 from cs224n_nmt_plugin.models.beam_rows import SOURCE_ROWS, reorder, select_rows
 from cs224n_nmt_plugin.models.cpu_autocast import cpu_autocast
 from cs224n_nmt_plugin.models.recurrence import RecurrentState, SourceMemory, StepWeights, decoder_recurrence
-from cs224n_nmt_plugin.models.vocab_projection import pad_rows, vocab_logits
+from cs224n_nmt_plugin.models.vocab_projection import (GENERATION_ROWS, TRAINING_ROWS, pad_rows, uses_onednn,
+                                                        vocab_logits)
 
 
 class CS224nDecoder(FairseqIncrementalDecoder):
@@ -40,6 +41,7 @@ class CS224nDecoder(FairseqIncrementalDecoder):
         self.need_attn = True
         # set by make_generation_fast_; a buffer so that .to() and .half() move it, not saved
         self.register_buffer("vocab_weight_transposed", None, persistent=False)
+        self.vocab_rows = TRAINING_ROWS  # oneDNN's row padding in eq (13) (vocab_projection.py)
         self.embed_tokens = nn.Embedding(len(dictionary), embed_size, padding_idx=dictionary.pad())
         # Holds eq (6)'s weights in torch's LSTMCell layout (the starter's names); the steps
         # themselves run in recurrence.py.
@@ -112,7 +114,7 @@ class CS224nDecoder(FairseqIncrementalDecoder):
             return (rows @ self.vocab_weight_transposed).view(*features.shape[:-1], -1)
         if self.cpu_bf16 and self.training and features.device.type == "cpu":  # validation: float32
             return self._bf16_output_layer(features)
-        return vocab_logits(features, self.target_vocab_projection.weight)  # oneDNN's kernel on an x86 CPU
+        return vocab_logits(features, self.target_vocab_projection.weight, self.vocab_rows)  # oneDNN on an x86 CPU
 
     def _bf16_output_layer(self, features):
         """Eq (13) under CPU bfloat16 autocast, over the rows padded as vocab_projection.py pads
@@ -140,6 +142,10 @@ class CS224nDecoder(FairseqIncrementalDecoder):
         """fairseq calls this once before generating (fairseq-generate, -interactive, the hub);
         the model is then frozen (fairseq forbids training it again)."""
         self.need_attn = need_attn
-        # W_vocab^T stored contiguously: on CPU the product with a beam's or a greedy batch's
-        # few hundred rows is 15-30% faster than with W_vocab as stored.
-        self.vocab_weight_transposed = self.target_vocab_projection.weight.detach().t().contiguous()
+        weight = self.target_vocab_projection.weight
+        if uses_onednn(weight, weight):  # a float32 model on an x86 CPU
+            self.vocab_rows = GENERATION_ROWS  # a beam's or a greedy batch's rows: pad less
+        else:
+            # W_vocab^T stored contiguously: on CPU the product with a beam's or a greedy batch's
+            # few hundred rows is 15-30% faster than with W_vocab as stored.
+            self.vocab_weight_transposed = weight.detach().t().contiguous()
