@@ -14,7 +14,7 @@ target words with nearly every batch, and its memory grew with them (+280 MB ove
 The rows are padded to a multiple of TRAINING_ROWS (zero rows, sliced off), which keeps a dozen
 shapes and the memory flat at no cost in speed. Generation's products have a beam's or a greedy
 batch's rows (5 to 160): padded to a multiple of GENERATION_ROWS, oneDNN computed them 1.1x (5
-rows) to 1.5-1.9x (100-160 rows) faster than MKL with W_vocab^T stored contiguously, where
+rows) to 1.4-1.9x (100-160 rows) faster than MKL with W_vocab^T stored contiguously, where
 padding to 64 rows lost at 5 rows (6.0 against 3.6 ms at V = 15,098).
 """
 import functools
