@@ -1,0 +1,47 @@
+"""The pipeline's settings, in one place: the Python tools import them and the shell scripts ask
+for them (``python -m cs224n_nmt_plugin.settings NAME`` prints one value a line).
+
+Nothing here imports fairseq or torch.
+"""
+import argparse
+import sys
+
+SOURCE_LANG, TARGET_LANG = "es", "en"
+
+# The homework's test decoding (A4_SPEC.md): its own beam search, beam 5, at most 70 steps
+# (max_decoding_time_step, the </s> step included), hypotheses ranked by summed log-probability.
+TASK = "cs224n_translation"  # the plugin's task: --search chooses the generator (tasks/cs224n_translation.py)
+SEARCHES = ("homework", "fairseq")
+BEAM = 5
+MAX_STEPS = 70
+
+
+def decoding_options(search="homework"):
+    """fairseq-generate/-interactive options for the homework's decoding with ``search``:
+    the homework's own beam search, or fairseq's SequenceGenerator set as close to it as its
+    options go (--min-len 0 lets it end at once with </s>, as the homework may)."""
+    if search not in SEARCHES:
+        raise ValueError(f"search must be one of {', '.join(SEARCHES)}, not {search!r}")
+    options = ["--task", TASK, "--search", search, "--beam", str(BEAM), "--max-len-a", "0", "--max-len-b",
+               str(MAX_STEPS)]
+    if search == "fairseq":
+        options += ["--min-len", "0", "--unnormalized"]
+    return options
+
+
+SETTINGS = {
+    "decoding": lambda args: decoding_options(args.search),
+}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m cs224n_nmt_plugin.settings", description=__doc__.split("\n\n")[0])
+    parser.add_argument("name", choices=sorted(SETTINGS))
+    parser.add_argument("--search", choices=SEARCHES, default="homework", help="for decoding (default: homework)")
+    args = parser.parse_args(argv)
+    print("\n".join(SETTINGS[args.name](args)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
