@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # Usage: bash scripts/gpu_check.sh [--dry-run] OUT_DIR
-# The one-command GPU measurement (at most about 9 minutes on one H200-class GPU): checks the
-# GPU, prepares and binarizes the Tatoeba split if needed, then scripts/compare.py trains
-# cs224n_lstm (the homework's 256/256, batch 32: with a4_adam and cross_entropy, and as the GPU
-# recipe trains it: a4_adam, a4_cross_entropy and --amp) and fairseq's lstm in its closest match
-# (with fairseq's adam, and with a4_adam) for the same budget each, and
-# decodes the test split with beam 5. Writes OUT_DIR/gpu_check.json and OUT_DIR/gpu_check.md:
-# train target tokens/s, peak GPU memory (torch.cuda.max_memory_allocated), dev perplexity at
-# equal wall time, beam-5 fairseq-generate sentences/s, a4 BLEU and sacreBLEU, the ratios with
-# their significance, and the Python, torch, CUDA, fairseq and GPU versions.
-#   GPU_SECONDS  training seconds per model (default 75; four models)
+# The one-command GPU measurement (about 9 minutes on one H200-class GPU): checks the GPU,
+# prepares and binarizes the Tatoeba split if needed, then scripts/compare.py trains cs224n_lstm
+# (the homework's 256/256, batch 32: with a4_adam and cross_entropy, and as the GPU recipe trains
+# it: a4_adam, a4_cross_entropy and --amp) and fairseq's lstm in its closest match (with fairseq's
+# adam, and with a4_adam) in alternating rounds, the same training seconds each, brings the models
+# with fewer updates on to the most, and decodes the test split with beam 5. Writes
+# OUT_DIR/gpu_check.json and OUT_DIR/gpu_check.md: train target tokens/s (median and range over
+# the rounds, and the per-round ratios), peak GPU memory (torch.cuda.max_memory_allocated), dev
+# perplexity and test a4 BLEU and sacreBLEU at equal training time and at equal updates with their
+# significance, decoding sentences/s, and the Python, torch, CUDA, fairseq and GPU versions.
+#   GPU_SECONDS  training seconds per model over all rounds (default 45; four models)
+#   GPU_ROUNDS   rounds they are split into (default 3)
 #   TATOEBA      the corpus (default as scripts/run.sh finds it; the GPU machine needs a copy)
-# --dry-run: the same steps on the CPU with the tiny model, a slice of the corpus and 40 updates
-# per model (about a minute): tests/test_gpu_check.py runs it, so the script cannot rot.
+# Each run starts its comparison afresh (compare.py --fresh).
+# --dry-run: the same steps on the CPU with the tiny model, a slice of the corpus and 20 s per
+# model in 2 rounds (a few minutes): tests/test_gpu_check.py runs it, so the script cannot rot.
 # It runs in .venv/ or in an environment the plugin was installed into (scripts/install.sh).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 dry_run=false
@@ -26,13 +29,13 @@ if $dry_run; then
   say "dry run: CPU, tiny model, a slice of the corpus"
   name=tatoeba-dry-run
   prepare_options=(--max-lines 3000 --valid-size 200 --test-size 200)
-  compare_options=(--cpu --size 32 --updates 40)
+  compare_options=(--cpu --size 32 --seconds 20 --rounds 2 --fresh)
 else
   command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1 || die "no NVIDIA GPU (nvidia-smi -L failed)"
   has_cuda || die "torch in $PYTHON does not see the GPU (torch.cuda.is_available() is False)"
   name=tatoeba
   prepare_options=()
-  compare_options=(--seconds "${GPU_SECONDS:-75}")
+  compare_options=(--seconds "${GPU_SECONDS:-45}" --rounds "${GPU_ROUNDS:-3}" --fresh)
 fi
 "$PYTHON" - > "$out/versions.json" <<'PY'
 import json, platform, sys

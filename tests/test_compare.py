@@ -1,15 +1,26 @@
 """scripts/compare.py trains its models in alternating rounds: the plan and the aggregation on given
-figures (exact, nothing timed)."""
+figures (exact, nothing timed), then one tiny comparison end to end (interrupted, and resumed),
+its exact resume against uninterrupted runs, and its refusals of bad input."""
 import json
+import os
+import random
+import signal
+import subprocess
 import sys
+import time
 
 import pytest
 
-from conftest import REPO
+from conftest import LETTERS, REPO, fairseq_records
 
 sys.path.insert(0, str(REPO / "scripts"))
 from compare_rounds import (BudgetError, Target, catch_up_targets, make_plan, ratio_summary,  # noqa: E402
                             read_round_log, round_orders, timed_dev_points)
+
+COMPARE = [sys.executable, str(REPO / "scripts" / "compare.py")]
+# Two models, 24 updates a round: the corpus has 20 batches, so round 2 resumes in one epoch and ends in the next.
+TINY = ["--precision-variants", "--size", "32", "--updates", "48", "--rounds", "2"]
+FLOAT32, BF16 = "cs224n_lstm float32", "cs224n_lstm cpu-autocast bf16"
 
 
 # ----- the plan ----------------------------------------------------------------------------
@@ -116,3 +127,142 @@ def test_a_slow_period_over_a_whole_round_cancels_in_its_ratio():
     assert summary["verdict"] == "faster in every round (sign test p = 0.031)"
     assert ratio_summary(b, a)["verdict"] == "slower in every round (sign test p = 0.031)"
     assert ratio_summary(a[:3], b[:3])["verdict"].startswith("same side of 1.0 in every round, but too few rounds")
+
+
+# ----- a tiny comparison, end to end ----------------------------------------------------------
+
+
+def prepare_tiny_corpus(root, env):
+    lines = []
+    rng = random.Random(0)
+    for _ in range(700):
+        words = [rng.choice(LETTERS) for _ in range(rng.randint(3, 7))]
+        lines.append(f"{' '.join(words).upper()}\t{' '.join(words)}\tCC-BY 2.0\n")
+    corpus = root / "spa.txt"
+    corpus.write_text("".join(lines), encoding="utf-8")
+    for step in (["prepare.sh", "tiny", "tatoeba", str(corpus), "--valid-size", "40", "--test-size", "40"],
+                 ["preprocess.sh", "tiny"]):
+        result = subprocess.run(["bash", str(REPO / "scripts" / step[0]), *step[1:]], capture_output=True,
+                                text=True, env=env)
+        assert result.returncode == 0, result.stderr[-2000:]
+
+
+def interrupt_after_the_first_round_record(env, progress):
+    """compare.py killed with everything it started once its first process is recorded (the next
+    one is then starting up)."""
+    process = subprocess.Popen([*COMPARE, "tiny", *TINY], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        while not (progress.is_file() and json.loads(progress.read_text())["records"]):
+            assert process.poll() is None, "compare.py ended before its first record"
+            time.sleep(0.05)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    return json.loads(progress.read_text())["records"]
+
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory):
+    root = tmp_path_factory.mktemp("compare")
+    env = {**os.environ, "DATA_BIN_ROOT": str(root / "data-bin"), "OUTPUTS_ROOT": str(root / "outputs"),
+           "OMP_NUM_THREADS": "1"}
+    prepare_tiny_corpus(root, env)
+    out = root / "outputs" / "tiny" / "compare-precision"
+    before = interrupt_after_the_first_round_record(env, out / "progress.json")
+    first_log = out / before[0]["label"].replace(" ", "_") / "logs" / "rounds-01.log"
+    first_log_written = first_log.stat().st_mtime_ns
+    resumed = subprocess.run([*COMPARE, "tiny", *TINY], capture_output=True, text=True, env=env)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    return {"root": root, "env": env, "out": out, "before": before, "resumed": resumed,
+            "first_log_unchanged": first_log.stat().st_mtime_ns == first_log_written,
+            "report": json.loads((out / "comparison.json").read_text())}
+
+
+@pytest.mark.slow
+def test_an_interrupted_comparison_resumes_after_its_finished_rounds(compared):
+    assert "resuming the comparison" in compared["resumed"].stdout
+    records = compared["report"]["rounds"]
+    assert records[0] == compared["before"][0] and compared["first_log_unchanged"]  # not trained again
+    assert f"training {compared['before'][0]['label']} to 24 updates" not in compared["resumed"].stdout
+
+
+@pytest.mark.slow
+def test_rounds_rotate_and_every_model_resumes_from_its_own_checkpoint(compared):
+    records = [r for r in compared["report"]["rounds"] if r["phase"] == "rounds"]
+    assert [(r["round"], r["label"]) for r in records] == [(1, FLOAT32), (1, BF16), (2, BF16), (2, FLOAT32)]
+    for record in records:
+        assert record["updates"] == 24 * record["round"]
+        if record["round"] == 2:
+            own = compared["out"] / record["label"].replace(" ", "_") / "checkpoints" / "checkpoint_last.pt"
+            assert record["resumed_from"] == [str(own), 24]
+
+
+@pytest.mark.slow
+def test_the_rounds_give_the_losses_of_an_uninterrupted_run(compared, tmp_path):
+    import compare
+
+    runs = {}  # one uninterrupted run of each model, side by side (one thread each)
+    for label, options in compared["report"]["settings"]["contestants"].items():
+        command = compare.training_command(options, compared["root"] / "data-bin" / "tiny",
+                                           tmp_path / label.replace(" ", "_"), Target("updates", 48), log_interval=12)
+        runs[label] = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                       env=compared["env"])
+    for label, run in runs.items():
+        log = run.communicate()[0]
+        assert run.returncode == 0, log[-3000:]
+        uninterrupted = [[int(r["num_updates"]), float(r["loss"])] for r in fairseq_records(log, "train_inner")]
+        rounds = [point for r in compared["report"]["rounds"] if r["label"] == label and r["phase"] == "rounds"
+                  for point in r["train_losses"]]
+        assert rounds == uninterrupted and [u for u, _ in rounds] == [12, 24, 36, 48]
+
+
+@pytest.mark.slow
+def test_figures_at_equal_updates_and_at_equal_training_time(compared):
+    results = compared["report"]["results"]
+    assert all(results[label]["equal_updates"]["updates"] == 48 for label in (FLOAT32, BF16))
+    slowest = max(results[label]["equal_updates"]["training_seconds"] for label in results)
+    for label, result in results.items():
+        at_time = result["equal_time"]
+        if at_time["updates"] > 48:  # trained on until its time passed the slowest one's
+            assert at_time["training_seconds"] >= slowest
+        else:
+            assert slowest - at_time["training_seconds"] <= at_time["training_seconds"] / at_time["updates"]
+        for point in ("equal_updates", "equal_time"):
+            assert result[point]["best_dev_ppl"] > 1 and result[point]["generate_beam5_sentences_per_s"] > 0
+
+
+@pytest.mark.slow
+def test_the_table_shows_the_rounds_the_spreads_and_what_the_significance_tests(compared):
+    table = (compared["out"] / "comparison.md").read_text()
+    assert "in 2 rounds of 24 updates" in table
+    tokens_row = next(line for line in table.splitlines() if line.startswith("| train target tokens/s"))
+    assert "median of 2 rounds (range)" in tokens_row and tokens_row.count("–") == 2
+    throughput = compared["report"]["throughput_ratios"]["bf16 / float32"]
+    ratio_row = next(line for line in table.splitlines() if line.startswith("| bf16 / float32 | ")
+                     and f"{throughput['low']:.2f}–{throughput['high']:.2f}" in line)
+    assert f"{throughput['above_one']} of 2" in ratio_row and throughput["verdict"] in ratio_row
+    assert len(throughput["ratios"]) == 2
+    assert "| bf16 / float32 | at equal updates |" in table and "| bf16 / float32 | at equal training time |" in table
+    assert "test these two sets of test translations" in table
+    assert (compared["out"] / "dev_ppl.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.slow
+def test_other_settings_are_refused_in_one_line_and_nothing_is_touched(compared):
+    files = {path: path.read_bytes() for path in compared["out"].glob("*.json")}
+    result = subprocess.run([*COMPARE, "tiny", *TINY[:-1], "3"], capture_output=True, text=True, env=compared["env"])
+    assert result.returncode != 0 and result.stdout == ""
+    assert result.stderr.strip().count("\n") == 0
+    assert "holds a comparison with other settings (rounds; see its settings.json)" in result.stderr
+    assert {path: path.read_bytes() for path in compared["out"].glob("*.json")} == files
+
+
+def test_a_budget_too_small_exits_in_one_line_before_writing_anything(tmp_path):
+    env = {**os.environ, "DATA_BIN_ROOT": str(tmp_path / "data-bin"), "OUTPUTS_ROOT": str(tmp_path / "outputs")}
+    result = subprocess.run([*COMPARE, "tiny", "--updates", "3", "--rounds", "2"], capture_output=True, text=True,
+                            env=env)
+    assert result.returncode != 0
+    assert result.stderr.strip() == ("[compare] error: --updates 3 is not a multiple of --rounds 2: every round "
+                                     "trains each model the same number of updates")
+    assert list(tmp_path.iterdir()) == []
