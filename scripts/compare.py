@@ -232,6 +232,9 @@ def train_once(comparison, label, phase, round_number, target):
         if status != 0:
             fail(f"fairseq-train of {label} failed (exit {status}); see {log_path}")
     updates, seconds = checkpoint_progress(save_dir)
+    if not target.reached(updates, seconds):
+        fail(f"fairseq-train of {label} stopped at {updates:,} updates and {seconds:,.1f} s of training, "
+             f"short of {target.describe()}; see {log_path}")
     log = read_round_log(log_path.read_text(), comparison.plan.log_interval)
     if phase == ROUNDS and not log.counted_intervals:
         fail(f"{log_path}: round {round_number} of {label} logged under two intervals of "
