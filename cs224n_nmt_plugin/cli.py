@@ -40,6 +40,8 @@ COMMANDS = {
     "score": Command("text.scores", "a4 BLEU and sacreBLEU of a translation file, kept in a scores.json"),
     "report": Command("text.report", "an HTML error-analysis report of a system's translations"),
     "curve": Command("text.learning_curve", "train and dev perplexity curves from a fairseq-train log"),
+    "train-progress": Command("text.train_progress", "fairseq-train's output as progress; the whole log to a file"),
+    "generate-progress": Command("text.generate_progress", "fairseq-generate's output to a file, with progress"),
     "preflight": Command("preflight", "check a checkpoint against a data-bin, or make checkpoint_last.pt resumable"),
     "serve": Command("serve.app", "a local translation server and page over a checkpoint (API: POST /translate)"),
     "import-model-bin": Command("homework.model_bin", "a CS224n starter model.bin -> a fairseq checkpoint directory",

@@ -61,8 +61,14 @@ if [[ -f $CHECKPOINT_DIR/checkpoint_last.pt ]]; then
   cs224n-nmt preflight resume "$CHECKPOINT_DIR" "$BIN_DIR"
   say "resuming from $CHECKPOINT_DIR/checkpoint_last.pt"
 fi
-say "fairseq-train ($recipe recipe) on $BIN_DIR, log: $RUN_DIR/train.log"
-fairseq-train "${common[@]}" "${settings[@]}" "$@" 2>&1 | tee -a "$RUN_DIR/train.log"
+say "fairseq-train ($recipe recipe) on $BIN_DIR, its whole log: $RUN_DIR/train.log"
+# The console shows progress, validations and warnings (cs224n-nmt train-progress); the log keeps
+# every line. Unbuffered, so that each record reaches the progress display as it is logged.
+if ! PYTHONUNBUFFERED=1 fairseq-train "${common[@]}" "${settings[@]}" "$@" 2>&1 |
+     cs224n-nmt train-progress "$RUN_DIR/train.log"; then
+  tail -n 15 "$RUN_DIR/train.log" >&2
+  die "fairseq-train stopped before the end (its whole log: $RUN_DIR/train.log); the same command resumes"
+fi
 [[ -f $CHECKPOINT_DIR/checkpoint_best.pt ]] || die "training wrote no $CHECKPOINT_DIR/checkpoint_best.pt (see $RUN_DIR/train.log)"
 mark_done "$stamp" "$description"
 say "done: $CHECKPOINT_DIR/checkpoint_best.pt"

@@ -1,0 +1,60 @@
+"""fairseq-generate's or fairseq-interactive's output written to a file, with the sentences
+translated so far shown as progress.
+
+    fairseq-generate ... | cs224n-nmt generate-progress OUTPUT --total N [--label translate]
+
+Every line read goes to OUTPUT unchanged (the caller renames it into place when the command
+succeeded). The console shows the hypotheses (H-* lines) counted against N, the time spent and
+the time left: a bar redrawn in place on a terminal, removed when the step ends; elsewhere
+(PROGRESS_DISPLAY=lines, the default when the output is not a terminal) a line a minute, so
+that a short step prints nothing.
+"""
+import sys
+import time
+from pathlib import Path
+
+from cs224n_nmt_plugin.text.progress_display import MODES, ProgressDisplay, bar, duration
+
+LINES_EVERY_SECONDS = 60
+
+
+class GenerateProgress:
+    """Counts the hypotheses of a generation of ``total`` sentences and shows how far it is."""
+
+    def __init__(self, display, total, clock=time.monotonic):
+        self.display = display
+        self.total = total
+        self.clock = clock
+        self.started = clock()
+        self.done = 0
+
+    def read(self, line):
+        if line.startswith(b"H-"):
+            self.done += 1
+            self.display.status(self.status())
+
+    def status(self):
+        spent = self.clock() - self.started
+        text = f"{self.done:,}/{self.total:,} sentences, {duration(spent)} spent"
+        if 0 < self.done < self.total:
+            text += f", ~{duration(spent * (self.total - self.done) / self.done)} left"
+        fraction = self.done / max(self.total, 1)
+        return f"{bar(fraction)} {fraction:4.0%} {text}"
+
+
+def add_arguments(parser):
+    parser.add_argument("output", type=Path, help="the file to write the generator's output to")
+    parser.add_argument("--total", type=int, required=True, help="the number of sentences being translated")
+    parser.add_argument("--label", default="translate", help="the step's name at the start of each line")
+    parser.add_argument("--display", choices=MODES, help="bar (redrawn in place) or lines (default: "
+                                                         "PROGRESS_DISPLAY, else bar on a terminal, lines elsewhere)")
+
+
+def run(args):
+    display = ProgressDisplay(f"[{args.label}]", mode=args.display, lines_every=LINES_EVERY_SECONDS)
+    progress = GenerateProgress(display, args.total)
+    with open(args.output, "wb") as output:  # bytes as they come: the output is copied, not decoded
+        for line in sys.stdin.buffer:
+            output.write(line)
+            progress.read(line)
+    display.close()
