@@ -43,6 +43,7 @@ COMMANDS = {
     "train-progress": Command("text.train_progress", "fairseq-train's output as progress; the whole log to a file"),
     "generate-progress": Command("text.generate_progress", "fairseq-generate's output to a file, with progress"),
     "preflight": Command("preflight", "check a checkpoint against a data-bin, or make checkpoint_last.pt resumable"),
+    "translate": Command("translate_command", "translate Spanish lines (stdin or arguments) with a trained run"),
     "serve": Command("serve.app", "a local translation server and page over a checkpoint (API: POST /translate)"),
     "import-model-bin": Command("homework.model_bin", "a CS224n starter model.bin -> a fairseq checkpoint directory",
                                 "import"),

@@ -4,7 +4,10 @@ for them (``python -m cs224n_nmt_plugin.settings NAME`` prints one value a line)
 Nothing here imports fairseq or torch.
 """
 import argparse
+import os
+import re
 import sys
+from pathlib import Path
 
 SOURCE_LANG, TARGET_LANG = "es", "en"
 
@@ -27,6 +30,37 @@ def decoding_options(search="homework"):
     if search == "fairseq":
         options += ["--min-len", "0", "--unnormalized"]
     return options
+
+
+# ----- where the pipeline keeps a corpus's files, as scripts/lib.sh's corpus_paths names them -----
+CORPUS_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+def project_root():
+    """The checkout the package is in (an editable install or the source tree), else the current
+    folder (an installed copy run from a checkout, as in Colab)."""
+    checkout = Path(__file__).resolve().parents[1]
+    return checkout if (checkout / "scripts" / "lib.sh").is_file() else Path.cwd()
+
+
+def data_bin_dir(name):
+    """data-bin/NAME: the dictionaries and binaries of corpus NAME (DATA_BIN_ROOT moves data-bin)."""
+    return Path(os.environ.get("DATA_BIN_ROOT") or project_root() / "data-bin") / _checked(name)
+
+
+def run_dir(name):
+    """outputs/NAME: the training log, translations and scores of corpus NAME (OUTPUTS_ROOT moves outputs)."""
+    return Path(os.environ.get("OUTPUTS_ROOT") or project_root() / "outputs") / _checked(name)
+
+
+def checkpoint_dir(name):
+    return run_dir(name) / "checkpoints"
+
+
+def _checked(name):
+    if not CORPUS_NAME.match(name):
+        raise ValueError(f"corpus name {name!r} may only hold letters, digits, '.', '_' and '-'")
+    return name
 
 
 SETTINGS = {
