@@ -1,5 +1,7 @@
-"""The two kinds of error the command line reports in one line (cli.py turns them into a message
-on stderr and an exit status), kept apart from every other module so that all can raise them."""
+"""The errors reported in one line: the command line's two kinds (cli.py turns them into a message
+on stderr and an exit status) and the generation option a search does not define, kept apart from
+every other module so that all can raise them."""
+import sys
 
 
 class InputError(Exception):
@@ -25,3 +27,22 @@ def brief(error, limit=160):
     if len(detail) > limit:
         detail = detail[: limit - 3] + "..."
     return f"{type(error).__name__}: {detail}" if detail else type(error).__name__
+
+
+class UnsupportedOption(ValueError):
+    """A fairseq option that the chosen generator does not define. fairseq's commands report it in
+    one line on stderr (report_unsupported_options_in_one_line); in Python it is a ValueError."""
+
+
+def report_unsupported_options_in_one_line():
+    """Make an uncaught UnsupportedOption end a fairseq command with one line on stderr and exit
+    status 1 instead of a traceback; every other exception is reported as before."""
+    previous = sys.excepthook
+
+    def report(kind, error, traceback):
+        if isinstance(error, UnsupportedOption):
+            print(f"error: {error}", file=sys.stderr)
+        else:
+            previous(kind, error, traceback)
+
+    sys.excepthook = report

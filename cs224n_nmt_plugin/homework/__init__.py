@@ -1,1 +1,2 @@
-"""The CS224n starter code's formats: its parameter names, its vocabulary and its model.bin."""
+"""The CS224n starter code's formats and its decoding: its parameter names, its vocabulary, its
+model.bin and its beam search."""

@@ -38,6 +38,17 @@ class CS224nNMTModel(FairseqEncoderDecoderModel):
                                  "instructions (default: none)")
 
     @classmethod
+    def from_pretrained(cls, model_name_or_path, checkpoint_file="model.pt", data_name_or_path=".",
+                        search="homework", **kwargs):
+        """fairseq's hub interface over a checkpoint, its generator chosen by ``search`` (homework:
+        the starter's beam search, or fairseq) whatever task the checkpoint was trained with."""
+        from cs224n_nmt_plugin.tasks import CS224nTranslationTask
+
+        hub = super().from_pretrained(model_name_or_path, checkpoint_file, data_name_or_path, **kwargs)
+        hub.task = CS224nTranslationTask.of_translation_task(hub.task, search)
+        return hub
+
+    @classmethod
     def build_model(cls, args, task):
         base_architecture(args)
         max_source_positions = getattr(args, "max_source_positions", None) or DEFAULT_MAX_POSITIONS
