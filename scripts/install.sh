@@ -15,13 +15,10 @@ while [[ $# -gt 0 ]]; do
     *) die "usage: bash scripts/install.sh [--wheelhouse DIR] [--editable]" ;;
   esac
 done
-command -v "$python" >/dev/null || die "$python not found: set PYTHON=/path/to/python"
-"$python" -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 12))' ||
-  die "$("$python" --version) is not 3.11 or 3.12, the Pythons ve-fairseq has wheels for"
-installed=$("$python" -c 'import torch; print(torch.__version__)' 2>/dev/null) ||
-  die "no torch in $("$python" -c 'import sys; print(sys.prefix)'): install torch (>= 2.5) first, or use scripts/setup.sh"
-"$python" -c 'import sys, torch; sys.exit(tuple(map(int, torch.__version__.split(".")[:2])) < (2, 5))' ||
-  die "torch $installed is older than 2.5, the oldest the plugin works with"
+problem=$(own_torch_problem "$python") ||
+  die "${problem:-$python cannot import torch}: install.sh needs Python 3.11 or 3.12 with torch >= 2.5" \
+      "(PYTHON=...), or use scripts/setup.sh"
+installed=$("$python" -c 'import torch; print(torch.__version__)' 2>/dev/null)
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -41,7 +38,9 @@ fi
 say "installing the plugin into $("$python" -c 'import sys; print(sys.prefix)'), keeping $(tr '\n' ' ' < "$work/keep.txt")"
 "$python" -m pip install --quiet --disable-pip-version-check "${index[@]}" -c "$work/keep.txt" "${editable[@]}" "$REPO" ||
   die "pip could not install the plugin (see above)"
-after=$("$python" -c 'import torch; print(torch.__version__)')
+after=$("$python" -c 'import torch; print(torch.__version__)' 2>/dev/null)
 [[ $after == "$installed" ]] || die "torch changed from $installed to $after"
-"$python" -I -c 'import fairseq, cs224n_nmt_plugin, os; print(f"[install] fairseq {fairseq.__version__}; --user-dir {os.path.dirname(cs224n_nmt_plugin.__file__)}")'
+# fairseq logs a notice about tensorboardX at import time: not for this line
+"$python" -I -c 'import logging; logging.disable(logging.INFO); import fairseq, cs224n_nmt_plugin, os
+print(f"[install] fairseq {fairseq.__version__}; --user-dir {os.path.dirname(cs224n_nmt_plugin.__file__)}")'
 say "done: torch $after kept"

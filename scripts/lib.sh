@@ -32,6 +32,24 @@ has_the_plugin() {
   command -v "$1" >/dev/null && (cd / && "$1" -c "import fairseq, cs224n_nmt_plugin" 2>/dev/null)
 }
 
+# own_torch_problem PYTHON: fails, saying why, where the plugin cannot go into that interpreter's
+# environment beside the torch installed there (scripts/install.sh's way): Python 3.11 or 3.12 and
+# torch 2.5 or later are needed. torch's own import-time warnings are left out.
+own_torch_problem() {
+  command -v "$1" >/dev/null || { echo "$1 not found"; return 1; }
+  "$1" - 2>/dev/null <<'PY'
+import platform, sys
+if not (3, 11) <= sys.version_info[:2] <= (3, 12):
+    sys.exit(print(f"Python {platform.python_version()} is not 3.11 or 3.12, the Pythons ve-fairseq has wheels for") or 1)
+try:
+    import torch
+except ImportError:
+    sys.exit(print(f"no torch in {sys.prefix}") or 1)
+if tuple(int(part) for part in torch.__version__.split("+")[0].split(".")[:2]) < (2, 5):
+    sys.exit(print(f"torch {torch.__version__} is older than 2.5, the oldest the plugin works with") or 1)
+PY
+}
+
 # corpus_paths NAME: the folders of corpus NAME (DATA_BIN_ROOT and OUTPUTS_ROOT move them)
 corpus_paths() {
   [[ $1 =~ ^[A-Za-z0-9._-]+$ ]] || die "corpus name '$1' may only hold letters, digits, '.', '_' and '-'"

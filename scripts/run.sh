@@ -1,17 +1,42 @@
 #!/usr/bin/env bash
+# Usage: bash scripts/run.sh [--environment-only]
 # The main command: set up, find data, prepare, preprocess, train, translate the test set,
 # score it and show a few translations. Every step is skipped when its output is current.
+# --environment-only stops once the environment is chosen and ready (the notebook's install step).
 #   A4_DATA      an a4 en_es_data/ folder; used when it holds train.es/train.en
 #                (default: $SHARED_DATA/en_es, SHARED_DATA defaulting to ../shared/data)
 #   TATOEBA      the Tatoeba spa.txt, used otherwise; without it the one in $SHARED_DATA, else the
 #                fixed 2018-05-13 spa-eng.zip, downloaded once and checked (scripts/lib.sh)
 #   RECIPE, CPU_UPDATES, CPU_MINUTES  see scripts/train.sh
+#   PYTHON       the interpreter whose environment is used (default python3)
+#   USE_VENV=1   always the project's own .venv/ (scripts/setup.sh), never PYTHON's environment
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-# a new .venv/, unless the plugin is installed in the environment at hand (scripts/install.sh)
-if [[ -x $REPO/.venv/bin/python ]] || ! has_the_plugin "${PYTHON:-python3}"; then
+case ${1:-} in
+  "") environment_only=0 ;;
+  --environment-only) environment_only=1 ;;
+  *) die "usage: bash scripts/run.sh [--environment-only]" ;;
+esac
+
+# The environment: the project's .venv/ where there is one (or USE_VENV=1); else PYTHON's own
+# when the plugin is installed there, or can be beside the torch it has (Colab, Kaggle, a lab GPU
+# box: scripts/install.sh, which keeps that torch); else a new .venv/ with its own torch.
+python=${PYTHON:-python3}
+if [[ -x $REPO/.venv/bin/python || ${USE_VENV:-0} == 1 ]]; then
+  say "environment: the project's .venv/ ($([[ ${USE_VENV:-0} == 1 ]] && echo USE_VENV=1 || echo it exists))"
+  bash "$REPO/scripts/setup.sh"
+elif has_the_plugin "$python"; then
+  say "environment: $("$python" -c 'import sys; print(sys.prefix)') ($python), where the plugin is installed"
+elif problem=$(own_torch_problem "$python"); then
+  say "environment: installing the plugin into $("$python" -c 'import sys; print(sys.prefix)') ($python)," \
+      "keeping its torch $("$python" -c 'import torch; print(torch.__version__)' 2>/dev/null);" \
+      "USE_VENV=1 makes a .venv/ instead"
+  bash "$REPO/scripts/install.sh" --editable
+else
+  say "environment: a new .venv/ with its own torch ($python: ${problem:-cannot import torch})"
   bash "$REPO/scripts/setup.sh"
 fi
 use_environment
+[[ $environment_only == 0 ]] || exit 0
 
 A4_DATA=${A4_DATA:-$SHARED_DATA/en_es}
 if [[ -f $A4_DATA/train.es && -f $A4_DATA/train.en ]]; then

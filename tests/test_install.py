@@ -68,8 +68,8 @@ def test_install_refuses_an_environment_without_torch(tmp_path):
     result = subprocess.run(["bash", REPO / "scripts" / "install.sh"], capture_output=True, text=True,
                             env={**os.environ, "PYTHON": str(venv / "bin" / "python")})
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines() == [f"[install] error: no torch in {venv}: install torch (>= 2.5) "
-                                                  "first, or use scripts/setup.sh"]
+    assert result.stderr.strip().splitlines() == [f"[install] error: no torch in {venv}: install.sh needs Python "
+                                                  "3.11 or 3.12 with torch >= 2.5 (PYTHON=...), or use scripts/setup.sh"]
 
 
 def test_the_wheels_metadata_declares_ranges_for_python_3_11_and_3_12(tmp_path):
