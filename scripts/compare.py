@@ -54,7 +54,7 @@ from compare_rounds import (BudgetError, Target, catch_up_targets, make_plan, ra
                             round_orders, rotated, spread, timed_dev_points)
 from cs224n_nmt_plugin.errors import InputError
 from cs224n_nmt_plugin.preflight import UnreadableCheckpoint, copy_atomically, load_checkpoint, num_updates
-from cs224n_nmt_plugin.text.files import read_lines, write_lines
+from cs224n_nmt_plugin.text.files import read_lines, text_writer, write_files, write_lines
 from cs224n_nmt_plugin.text.learning_curve import Point, mermaid_dev_ppl
 from cs224n_nmt_plugin.text.prepare import postprocess_hypothesis
 from cs224n_nmt_plugin.text.scores import paired_significance, score_lines
@@ -490,9 +490,10 @@ def notes(plan):
     return (
         "Throughput: target tokens per second of training in each round, from fairseq's train_inner intervals "
         "(the first of each process left out: it holds the previous round's closing validation). A ratio is the "
-        "median of the two models' per-round ratios (the same round, close in time); a model is called faster only "
-        "where every round agrees and all rounds agreeing by chance, 2^(1 - rounds) were neither faster (a sign "
-        "test), is under 0.05. Where the range crosses 1.0 neither is called faster.\n\n"
+        "median of the two models' per-round ratios (the same round, close in time). A model is called faster only "
+        "where it was faster in every round and that is unlikely to be chance: were neither faster, every round "
+        "would agree with probability 2^(1 - rounds) (a sign test), under 0.05 from 6 rounds on. Where the range "
+        "crosses 1.0, neither is called faster.\n\n"
         f"{points}\n\n"
         "Significance: sacreBLEU's paired bootstrap resampling (1,000 samples) and approximate randomization "
         "(10,000 trials) test these two sets of test translations: whether the BLEU difference holds over the test "
@@ -511,30 +512,30 @@ def dev_points(comparison, label):
     return [Point(updates, seconds, 0.0, ppl) for updates, seconds, ppl in timed_dev_points(segments)]
 
 
-def plot_dev_ppl(points_by_label, out_png):
-    import matplotlib
+def dev_ppl_plotter(points_by_label):
+    """A writer for write_files: the PNG of dev perplexity against updates and against training time."""
+    def write(path):
+        import matplotlib
 
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
+        matplotlib.use("Agg")
+        from matplotlib import pyplot as plt
 
-    figure, (by_updates, by_minutes) = plt.subplots(1, 2, figsize=(12, 4.5), dpi=100)
-    for (label, points), color in zip(points_by_label.items(), LINE_COLORS):
-        ppl = [p.ppl for p in points]
-        by_updates.plot([p.num_updates for p in points], ppl, "o-", label=label, color=color)
-        by_minutes.plot([p.wall_seconds / 60 for p in points], ppl, "o-", label=label, color=color)
-    for axes, xlabel in ((by_updates, "updates"), (by_minutes, "training minutes (fairseq's clock)")):
-        axes.set(yscale="log", xlabel=xlabel, ylabel="dev perplexity")
-        axes.grid(True, which="both", alpha=0.3)
-        axes.legend()
-    figure.suptitle("dev perplexity")
-    figure.tight_layout()
-    temporary = out_png.with_name(f".{out_png.name}.{os.getpid()}.tmp")
-    try:
-        figure.savefig(temporary, format="png")
-        os.replace(temporary, out_png)
-    finally:
-        temporary.unlink(missing_ok=True)
-        plt.close(figure)
+        figure, (by_updates, by_minutes) = plt.subplots(1, 2, figsize=(12, 4.5), dpi=100)
+        for (label, points), color in zip(points_by_label.items(), LINE_COLORS):
+            ppl = [p.ppl for p in points]
+            by_updates.plot([p.num_updates for p in points], ppl, "o-", label=label, color=color)
+            by_minutes.plot([p.wall_seconds / 60 for p in points], ppl, "o-", label=label, color=color)
+        for axes, xlabel in ((by_updates, "updates"), (by_minutes, "training minutes (fairseq's clock)")):
+            axes.set(yscale="log", xlabel=xlabel, ylabel="dev perplexity")
+            axes.grid(True, which="both", alpha=0.3)
+            axes.legend()
+        figure.suptitle("dev perplexity")
+        figure.tight_layout()
+        try:
+            figure.savefig(path, format="png")
+        finally:
+            plt.close(figure)
+    return write
 
 
 def report(comparison, settings):
@@ -553,12 +554,12 @@ def report(comparison, settings):
     except ValueError as error:  # e.g. runs shorter than a minute
         chart = f"(no chart of dev perplexity against training time: {error})\n"
     out = comparison.out
-    write_lines(out / "comparison.md", (table + "\n" + chart).splitlines())
-    write_lines(out / "comparison.json", json.dumps({
-        "setting": setting, "settings": settings, "results": results, "ratios": comparison.ratios,
-        "throughput_ratios": throughput, "significance": significance,
-        "rounds": comparison.progress["records"]}, indent=2).splitlines())
-    plot_dev_ppl(points, out / "dev_ppl.png")
+    summary = {"setting": setting, "settings": settings, "results": results, "ratios": comparison.ratios,
+               "throughput_ratios": throughput, "significance": significance,
+               "rounds": comparison.progress["records"]}
+    write_files({out / "comparison.md": text_writer(table + "\n" + chart),
+                 out / "comparison.json": text_writer(json.dumps(summary, indent=2) + "\n"),
+                 out / "dev_ppl.png": dev_ppl_plotter(points)})
     print(table)
     print(f"[compare] wrote {out / 'comparison.md'}, comparison.json and dev_ppl.png")
 
