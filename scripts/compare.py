@@ -13,7 +13,7 @@ in alternating rounds, then decoded and scored the same way:
   --precision-variants   cs224n_lstm in float32 and with --cpu-autocast bf16 (CPU mixed precision).
 
     .venv/bin/python scripts/compare.py NAME [--updates N | --seconds S] [--rounds R] [--size N]
-                                             [--fresh] [VARIANTS]
+                                             [--search homework|fairseq] [--fresh] [VARIANTS]
 
 NAME is a corpus already prepared and binarized by the pipeline (data-bin/NAME).
 
@@ -54,6 +54,7 @@ from compare_rounds import (BudgetError, Target, catch_up_targets, make_plan, ra
                             round_orders, rotated, spread, timed_dev_points)
 from cs224n_nmt_plugin.errors import InputError
 from cs224n_nmt_plugin.preflight import UnreadableCheckpoint, copy_atomically, load_checkpoint, num_updates
+from cs224n_nmt_plugin.settings import SEARCHES, decoding_options
 from cs224n_nmt_plugin.text.files import read_lines, text_writer, write_files, write_lines
 from cs224n_nmt_plugin.text.learning_curve import Point, mermaid_dev_ppl
 from cs224n_nmt_plugin.text.prepare import postprocess_hypothesis
@@ -75,8 +76,9 @@ A4_CROSS_ENTROPY = ["--criterion", "a4_cross_entropy"]  # the same loss at the t
 A4_ADAM = ["--optimizer", "a4_adam"]  # the homework's torch.optim.Adam (cs224n_nmt_plugin/optim/a4_adam.py)
 FAIRSEQ_ADAM = ["--optimizer", "adam"]  # what a fairseq user reaches for
 CPU_LOADING = ["--num-workers", "0"]  # scripts/train.sh's CPU recipe: batches loaded in the training process
-A4_DECODING = ["--beam", "5", "--max-len-a", "0", "--max-len-b", "70", "--unnormalized",
-               "--batch-size", "64", "--required-batch-size-multiple", "1"]
+DECODING_BATCHES = ["--batch-size", "64", "--required-batch-size-multiple", "1"]
+SEARCH_NAMES = {"homework": "the homework's beam search",
+                "fairseq": "fairseq's beam search set as close to the homework's as its options go"}
 LINE_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"]  # one per contestant, in the PNG and the chart
 ROUNDS, CATCH_UP = "rounds", "catch-up"  # the two phases of training
 AFTER_ROUNDS, AFTER_CATCH_UP = "after-rounds", "after-catch-up"  # the checkpoints decoded
@@ -174,6 +176,7 @@ class Comparison:
     plan: object  # compare_rounds.Plan
     contestants: dict
     ratios: list
+    search: str
     progress: dict = field(default_factory=lambda: {"records": [], "snapshots": {}, "decodes": {}})
 
     def run_dir(self, label):
@@ -291,7 +294,7 @@ def translate_and_score(comparison, label, which, checkpoint):
     device = ["--cpu"] if "--cpu" in comparison.contestants[label] else []
     command = [*GENERATE, str(comparison.data_bin), "--user-dir", str(REPO / "cs224n_nmt_plugin"),
                "--source-lang", "es", "--target-lang", "en", "--gen-subset", "test", "--path", str(checkpoint),
-               *A4_DECODING, *device]
+               *decoding_options(comparison.search), *DECODING_BATCHES, *device]
     print(f"[compare] translating the test set with {label} ({checkpoint.name})", flush=True)
     output_path = folder / "generate-test.txt"
     status, _, _ = run_measured(command, output_path)
@@ -394,7 +397,7 @@ def setting_line(comparison, settings):
     return (f"Corpus {settings['corpus']}, {settings['device']} ({threads} thread{'s' * (threads != 1)}), "
             f"embed = hidden = {settings['size']}, dropout 0.3, batch 32, lr 1e-3, clip 5, seed 0; budget "
             f"{plan.amount:,.0f} {unit} per model {schedule}, {catch_up_text} (one resume each); "
-            "test decoding: beam 5, at most 70 steps.")
+            f"test decoding: {SEARCH_NAMES[comparison.search]}, beam 5, at most 70 steps.")
 
 
 def number(value):
@@ -575,6 +578,8 @@ def parse_arguments(argv):
                         help="rounds the budget is split into (default: twice the number of models, so that each "
                              "starts a round as often as the others); 1 trains the models one after another")
     parser.add_argument("--size", type=int, help="embed and hidden size (default 256 on GPU, 128 on CPU)")
+    parser.add_argument("--search", choices=SEARCHES, default="homework",
+                        help="the test decoding's beam search, the same for every model (default: homework)")
     parser.add_argument("--cpu", action="store_true", help="train and decode on the CPU even where there is a GPU")
     parser.add_argument("--fresh", action="store_true",
                         help="remove the output folder's earlier comparison first instead of resuming it")
@@ -593,7 +598,7 @@ def comparison_settings(args, data_bin, gpu, size, labels, ratios, plan):
         "corpus": args.name, "data_bin": str(data_bin), "data_bin_stamp": [stamp.read_text(), stamp.stat().st_mtime_ns],
         "device": "GPU" if gpu else "CPU", "cpu_threads": torch.get_num_threads(), "size": size,
         "variants": args.variants, "budget": {"kind": plan.kind, "amount": plan.amount}, "rounds": plan.rounds,
-        "contestants": labels, "ratios": ratios,
+        "search": args.search, "contestants": labels, "ratios": ratios,
     }))
 
 
@@ -615,7 +620,7 @@ def main(argv=None):
         fail(f"{data_bin} is not binarized: run bash scripts/run.sh or scripts/preprocess.sh first")
     out = OUTPUTS_ROOT / args.name / ("compare" + (f"-{args.variants}" if args.variants else ""))
     settings = comparison_settings(args, data_bin, gpu, size, labels, ratios, plan)
-    comparison = Comparison(out, data_bin, plan, labels, ratios)
+    comparison = Comparison(out, data_bin, plan, labels, ratios, args.search)
     comparison.progress = open_comparison(out, settings, args.fresh) or comparison.progress
     train_in_rounds(comparison)
     snapshot_after_rounds(comparison)

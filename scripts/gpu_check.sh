@@ -5,11 +5,12 @@
 # (the homework's 256/256, batch 32: with a4_adam and cross_entropy, and as the GPU recipe trains
 # it: a4_adam, a4_cross_entropy and --amp) and fairseq's lstm in its closest match (with fairseq's
 # adam, and with a4_adam) in alternating rounds, the same training seconds each, brings the models
-# with fewer updates on to the most, and decodes the test split with beam 5. Writes
-# OUT_DIR/gpu_check.json and OUT_DIR/gpu_check.md: train target tokens/s (median and range over
-# the rounds, and the per-round ratios), peak GPU memory (torch.cuda.max_memory_allocated), dev
-# perplexity and test a4 BLEU and sacreBLEU at equal training time and at equal updates with their
-# significance, decoding sentences/s, and the Python, torch, CUDA, fairseq and GPU versions.
+# with fewer updates on to the most, and decodes the test split with the homework's beam search
+# (beam 5). Writes OUT_DIR/gpu_check.json and OUT_DIR/gpu_check.md: train target tokens/s (median
+# and range over the rounds, and the per-round ratios), peak GPU memory
+# (torch.cuda.max_memory_allocated), dev perplexity and test a4 BLEU and sacreBLEU at equal
+# training time and at equal updates with their significance, decoding sentences/s, and the
+# Python, torch, CUDA, fairseq and GPU versions.
 #   GPU_SECONDS  training seconds per model over all rounds (default 45; four models)
 #   GPU_ROUNDS   rounds they are split into (default 3)
 #   TATOEBA      the corpus (default as scripts/run.sh finds it; the GPU machine needs a copy)

@@ -235,7 +235,7 @@ def test_figures_at_equal_updates_and_at_equal_training_time(compared):
 @pytest.mark.slow
 def test_the_table_shows_the_rounds_the_spreads_and_what_the_significance_tests(compared):
     table = (compared["out"] / "comparison.md").read_text()
-    assert "in 2 rounds of 24 updates" in table
+    assert "in 2 rounds of 24 updates" in table and "the homework's beam search, beam 5, at most 70 steps" in table
     tokens_row = next(line for line in table.splitlines() if line.startswith("| train target tokens/s"))
     assert "median of 2 rounds (range)" in tokens_row and tokens_row.count("–") == 2
     throughput = compared["report"]["throughput_ratios"]["bf16 / float32"]
