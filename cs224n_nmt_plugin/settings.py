@@ -19,16 +19,25 @@ BEAM = 5
 MAX_STEPS = 70
 
 
-def decoding_options(search="homework"):
-    """fairseq-generate/-interactive options for the homework's decoding with ``search``:
-    the homework's own beam search, or fairseq's SequenceGenerator set as close to it as its
-    options go (--min-len 0 lets it end at once with </s>, as the homework may)."""
+def decoding_arguments(search="homework"):
+    """fairseq's generation arguments (by their names in its GenerationConfig and the hub's
+    generate) for the homework's decoding with ``search``: the homework's own beam search, or
+    fairseq's SequenceGenerator set as close to it as its options go (--min-len 0 lets it end at
+    once with </s>, as the homework may)."""
     if search not in SEARCHES:
         raise ValueError(f"search must be one of {', '.join(SEARCHES)}, not {search!r}")
-    options = ["--task", TASK, "--search", search, "--beam", str(BEAM), "--max-len-a", "0", "--max-len-b",
-               str(MAX_STEPS)]
+    arguments = {"beam": BEAM, "max_len_a": 0, "max_len_b": MAX_STEPS}
     if search == "fairseq":
-        options += ["--min-len", "0", "--unnormalized"]
+        arguments.update(min_len=0, unnormalized=True)
+    return arguments
+
+
+def decoding_options(search="homework"):
+    """The same as fairseq-generate/-interactive options, with the plugin's task."""
+    options = ["--task", TASK, "--search", search]
+    for name, value in decoding_arguments(search).items():
+        flag = "--" + name.replace("_", "-")
+        options += [flag] if value is True else [flag, str(value)]
     return options
 
 
@@ -63,8 +72,17 @@ def _checked(name):
     return name
 
 
+def decoding_summary(search="homework"):
+    """What ``decoding_options(search)`` decodes with, in words, for logs and reports."""
+    if search == "fairseq":
+        return (f"fairseq's beam search, beam {BEAM}, at most {MAX_STEPS} words then </s>, "
+                f"</s> allowed first, summed log-probability")
+    return f"the homework's beam search, beam {BEAM}, at most {MAX_STEPS} steps, summed log-probability"
+
+
 SETTINGS = {
     "decoding": lambda args: decoding_options(args.search),
+    "decoding-summary": lambda args: [decoding_summary(args.search)],
 }
 
 

@@ -1,20 +1,19 @@
 """A trained cs224n_nmt checkpoint as a translator of raw Spanish lines, for the tools that
 translate inside Python (the report's --checkpoint, the translation server).
 
-It decodes as scripts/translate.sh and translate_file.sh do: beam 5, at most 70 target
-tokens, hypotheses ranked by summed log-probability, the corpus's own pre- and post-processing
-(the recipe in DATA_BIN/text/prepare.json, the word recipe without one), a line of more than
-MAX_TOKENS tokens cut to its first MAX_TOKENS. Every hypothesis keeps the soft attention
-alpha_t (eq 8) the decoder computed while generating it.
+It decodes as scripts/translate.sh and translate_file.sh do, with the homework's beam search
+(settings.decoding_summary), the corpus's own pre- and post-processing (the recipe in
+DATA_BIN/text/prepare.json, the word recipe without one), a line of more than MAX_TOKENS tokens cut
+to its first MAX_TOKENS. Every hypothesis keeps the soft attention alpha_t (eq 8) the decoder
+computed while generating it.
 """
 from dataclasses import dataclass
 from pathlib import Path
 
 from cs224n_nmt_plugin.errors import InputError, brief
+from cs224n_nmt_plugin.settings import decoding_arguments
 from cs224n_nmt_plugin.text import prepare
-from cs224n_nmt_plugin.text.translation_io import (
-    BEAM, MAX_LEN_B, encode_for_data_bin, recipe_of_data_bin, truncate_long_lines,
-)
+from cs224n_nmt_plugin.text.translation_io import encode_for_data_bin, recipe_of_data_bin, truncate_long_lines
 
 
 @dataclass(frozen=True)
@@ -34,9 +33,10 @@ class Translation:
 
 
 class Translator:
-    """``Translator(checkpoint, data_bin)`` loads the model through fairseq's hub interface."""
+    """``Translator(checkpoint, data_bin)`` loads the model through fairseq's hub interface, its
+    generator the homework's beam search (the plugin's task; ``search="fairseq"`` for fairseq's)."""
 
-    def __init__(self, checkpoint, data_bin, device=None):
+    def __init__(self, checkpoint, data_bin, device=None, search="homework"):
         from cs224n_nmt_plugin.models import CS224nNMTModel
 
         checkpoint = Path(checkpoint).resolve()
@@ -45,7 +45,7 @@ class Translator:
         try:
             self.hub = CS224nNMTModel.from_pretrained(
                 str(checkpoint.parent), checkpoint_file=checkpoint.name,
-                data_name_or_path=str(Path(data_bin).resolve()),
+                data_name_or_path=str(Path(data_bin).resolve()), search=search,
                 print_alignment="hard",  # keeps the decoder's attention in the hypotheses
             )
         except Exception as error:  # torch and fairseq fail in many ways on other files
@@ -53,16 +53,17 @@ class Translator:
         if device is not None:
             self.hub.to(device)
         self.hub.eval()
+        self.search = search
         self.data_bin = Path(data_bin)
         self.recipe = recipe_of_data_bin(data_bin)
 
     def translate(self, lines, nbest=1):
-        """A Translation of each raw Spanish line, with its ``nbest`` best hypotheses."""
+        """A Translation of each raw Spanish line, with its ``nbest`` best hypotheses (no more than
+        the search completes: at most the beam's)."""
         encoded, cut = truncate_long_lines(encode_for_data_bin(lines, self.data_bin))
         cut = set(cut)
         tokens = [self.hub.encode(line) for line in encoded]
-        results = self.hub.generate(tokens, beam=max(BEAM, nbest), max_len_a=0, max_len_b=MAX_LEN_B,
-                                    unnormalized=True)
+        results = self.hub.generate(tokens, **decoding_arguments(self.search))
         dictionary = self.hub.src_dict
         return [
             Translation(

@@ -18,6 +18,7 @@ from fairseq import checkpoint_utils
 from conftest import REPO, collate
 from cs224n_nmt_plugin import CS224nNMTModel
 from cs224n_nmt_plugin.cli import main
+from cs224n_nmt_plugin.settings import TASK
 from cs224n_nmt_plugin.text.prepare import EMPTY_TOKEN, encode_a4_line
 from test_equations import E, H, random_cs224n_weights, reference_log_probs
 
@@ -114,24 +115,28 @@ def test_imported_model_scores_as_the_homework(imported):
 
 
 def test_hub_and_fairseq_interactive_translate_with_the_imported_directory(imported):
-    """The directory serves as fairseq's data directory; every beam hypothesis scores as the
-    homework's model scores it (tokens from the hub: printed text drops any <s> the beam chose)."""
+    """The directory serves as fairseq's data directory; with the homework's beam search every
+    hypothesis scores as the homework's model scores it (tokens from the hub: printed text drops
+    any <s> the search chose; a hypothesis stopped at the step limit has no </s>)."""
     out_dir, weights = imported
     spanish = ["hola mundo", "el  gato come pez", "perro"]
-    beam_options = {"beam": 3, "lenpen": 0, "max_len_b": 8}  # lenpen 0: summed log-probabilities, as a4
+    beam_options = {"beam": 3, "max_len_a": 0, "max_len_b": 8}
     hub = CS224nNMTModel.from_pretrained(str(out_dir), checkpoint_file="checkpoint.pt")
     hypotheses = hub.generate([hub.encode(encode_a4_line(line)) for line in spanish], **beam_options)
     for source, beam in zip(spanish, hypotheses):
-        assert len(beam) == 3
+        assert 1 <= len(beam) <= 3
         for hypothesis in beam:
-            ids = [A4_ID_OF_FAIRSEQ[int(token)] for token in hypothesis["tokens"][:-1]]
+            tokens = hypothesis["tokens"].tolist()
+            completed = tokens[-1] == hub.tgt_dict.eos()
+            ids = [A4_ID_OF_FAIRSEQ[token] for token in (tokens[:-1] if completed else tokens)]
             expected = homework_log_probs(weights, source, ids)
+            expected = expected if completed else expected[:-1]
             torch.testing.assert_close(hypothesis["positional_scores"].double(), expected, rtol=0, atol=1e-5)
 
     result = subprocess.run(
         [str(pathlib.Path(sys.executable).parent / "fairseq-interactive"), str(out_dir), "--user-dir", PLUGIN,
          "--path", str(out_dir / "checkpoint.pt"), "--source-lang", "es", "--target-lang", "en", "--cpu",
-         *(f"--{name.replace('_', '-')}={value}" for name, value in beam_options.items())],
+         "--task", TASK, *(f"--{name.replace('_', '-')}={value}" for name, value in beam_options.items())],
         input="".join(encode_a4_line(line) + "\n" for line in spanish), capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stderr[-3000:]

@@ -33,6 +33,7 @@ import torch
 from conftest import REPO
 from cs224n_nmt_plugin import preflight
 from cs224n_nmt_plugin.errors import InputError
+from cs224n_nmt_plugin.settings import decoding_options
 from cs224n_nmt_plugin.text import prepare
 from cs224n_nmt_plugin.models import CS224nNMTModel
 from cs224n_nmt_plugin.models.nmt_model import DEFAULT_MAX_POSITIONS
@@ -292,7 +293,7 @@ def test_translate_file_translates_every_line_in_order(uninterrupted, tmp_path):
     lines = output.read_text().split("\n")
     assert len(lines) == 5 and lines[4] == ""  # four lines, each ended by \n
     assert lines[0] == "A B C" and lines[3] == "G H I J"
-    assert set(lines[2].split()) <= {"A"}  # the long line's translation, cut at --max-len-b 70
+    assert set(lines[2].split()) <= {"A"}  # the long line's translation, stopped at the 70-step limit
 
     empty = tmp_path / "empty.es"
     empty.write_text("")
@@ -511,7 +512,7 @@ def rss_mb(pid):
 
 
 def test_interactive_streams_10000_lines_in_order_with_flat_memory(uninterrupted, corpus):
-    """translate_file.sh's settings (beam 5, --buffer-size 2048, --batch-size 64) on a stdin
+    """translate_file.sh's settings (its decoding, --buffer-size 2048, --batch-size 64) on a stdin
     stream: the first buffer is translated before the rest of the stream is written, and
     memory after the first buffer stays within INTERACTIVE_RSS_GROWTH_BOUND_MB."""
     _, run_dir = uninterrupted
@@ -520,8 +521,8 @@ def test_interactive_streams_10000_lines_in_order_with_flat_memory(uninterrupted
     buffer_size = 2048
     command = [str(BIN / "fairseq-interactive"), str(corpus[2] / NAME), "--user-dir", PLUGIN,
                "--path", str(run_dir / "checkpoints" / "checkpoint_best.pt"), "--source-lang", "es",
-               "--target-lang", "en", "--cpu", "--beam", "5", "--max-len-a", "0", "--max-len-b", "70",
-               "--buffer-size", str(buffer_size), "--batch-size", "64"]
+               "--target-lang", "en", "--cpu", *decoding_options(), "--buffer-size", str(buffer_size),
+               "--batch-size", "64"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                text=True, env=env)
@@ -578,8 +579,7 @@ def test_generate_translates_2000_sentences_in_one_batch_within_the_memory_bound
     _, run_dir = uninterrupted
     command = [str(BIN / "fairseq-generate"), str(corpus[2] / NAME), "--user-dir", PLUGIN,
                "--path", str(run_dir / "checkpoints" / "checkpoint_best.pt"), "--gen-subset", "train", "--cpu",
-               "--beam", "5", "--max-len-a", "0", "--max-len-b", "70", "--batch-size", "2000",
-               "--required-batch-size-multiple", "1"]
+               *decoding_options(), "--batch-size", "2000", "--required-batch-size-multiple", "1"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                                env={**os.environ, "OMP_NUM_THREADS": "1"})
     stdout = process.stdout.read()

@@ -20,6 +20,7 @@ import torch
 
 from conftest import LETTERS, REPO
 from cs224n_nmt_plugin.serve.batching import BatchingQueue
+from cs224n_nmt_plugin.settings import decoding_arguments
 from cs224n_nmt_plugin.text.bleu import sentence_bleu, tokenize
 
 sys.path.insert(0, str(REPO / "scripts"))
@@ -98,6 +99,7 @@ def test_health_and_info(server, copy_model):
     assert info["model"]["attention"] == "multiplicative" and info["recipe"] == "word"
     assert info["dictionaries"] == {"es": len(LETTERS) + 4, "en": len(LETTERS) + 4}
     assert info["device"] == "cpu" and info["limits"]["lines_per_request"] == 8
+    assert info["decoding"]["search"] == "homework"
     assert info["data_bin"].endswith(f"data-bin/{NAME}")  # found as the pipeline lays it out
 
 
@@ -131,8 +133,7 @@ def test_scores_are_the_summed_log_probabilities_of_the_hypotheses(server, copy_
     _, answer = request(url, "/translate", {"lines": ["e f g", "b b a"], "nbest": 2})
     hub = CS224nNMTModel.from_pretrained(str(copy_model.save_dir), checkpoint_file="checkpoint_best.pt",
                                          data_name_or_path=str(copy_model.data_bin))
-    results = hub.generate([hub.encode("e f g"), hub.encode("b b a")], beam=5, max_len_a=0, max_len_b=70,
-                           unnormalized=True)
+    results = hub.generate([hub.encode("e f g"), hub.encode("b b a")], **decoding_arguments())
     for entry, hypotheses in zip(answer["translations"], results):
         assert [h["translation"] for h in entry["nbest"]] == [hub.string(h["tokens"]) for h in hypotheses[:2]]
         assert [h["score"] for h in entry["nbest"]] == [pytest.approx(float(h["score"]), abs=1e-4) for h in hypotheses[:2]]

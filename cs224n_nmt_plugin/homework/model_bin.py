@@ -7,7 +7,7 @@
 the dictionaries OUT_DIR/dict.es.txt, dict.en.txt, so OUT_DIR is also the data directory:
 
     fairseq-interactive OUT_DIR --user-dir cs224n_nmt_plugin --path OUT_DIR/checkpoint.pt \\
-        --source-lang es --target-lang en --beam 5 --lenpen 0
+        --source-lang es --target-lang en --task cs224n_translation --beam 5 --max-len-a 0 --max-len-b 70
 
 Framing: the homework encodes the source without </s> and starts the decoder from <s>;
 fairseq appends </s> to the source and starts from </s>. The imported model has

@@ -6,8 +6,7 @@ It loads CHECKPOINT_DIR/checkpoint_best.pt (--checkpoint-file) with the data-bin
 on: --data-bin, or CHECKPOINT_DIR itself when it holds the dictionaries (an imported homework
 model), or data-bin/NAME for outputs/NAME/checkpoints as the pipeline writes it. It listens on
 127.0.0.1 only, unless --host says otherwise. Translations are those of scripts/translate_file.sh:
-beam 5, at most 70 tokens, ranked by summed log-probability, the corpus's own pre- and
-post-processing.
+the homework's beam search (beam 5, at most 70 steps), the corpus's own pre- and post-processing.
 
     POST /translate  {"lines": [...], "references": [...], "nbest": 1} -> for each line the
                      translation, the n-best list with summed log-probabilities (natural log), the
@@ -31,7 +30,7 @@ from cs224n_nmt_plugin.errors import InputError
 from cs224n_nmt_plugin.serve import requests
 from cs224n_nmt_plugin.serve.batching import BatchingQueue
 from cs224n_nmt_plugin.text.prepare import MAX_TOKENS, positive_int
-from cs224n_nmt_plugin.text.translation_io import BEAM, MAX_LEN_B
+from cs224n_nmt_plugin.settings import BEAM, MAX_STEPS
 
 DEFAULT_MAX_LINES = 64
 
@@ -66,7 +65,7 @@ def model_info(translator, checkpoint, queue, max_lines):
                   "parameters": sum(p.numel() for p in network.parameters())},
         "dictionaries": {"es": len(translator.hub.src_dict), "en": len(translator.hub.tgt_dict)},
         "device": str(parameter.device), "dtype": str(parameter.dtype).replace("torch.", ""),
-        "decoding": {"beam": BEAM, "max_len_b": MAX_LEN_B, "ranking": "summed log-probability"},
+        "decoding": {"search": "homework", "beam": BEAM, "max_steps": MAX_STEPS, "ranking": "summed log-probability"},
         "limits": {"lines_per_request": max_lines, "tokens_per_line": MAX_TOKENS, "body_bytes": requests.MAX_BODY_BYTES,
                    "batch_lines": queue.max_lines, "batch_wait_ms": queue.max_wait * 1000},
         "batches_translated": queue.batches,

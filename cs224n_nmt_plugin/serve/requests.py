@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from cs224n_nmt_plugin.text.bleu import sentence_bleu, tokenize
 from cs224n_nmt_plugin.text.prepare import MAX_TOKENS
-from cs224n_nmt_plugin.text.translation_io import BEAM
+from cs224n_nmt_plugin.settings import BEAM
 
 MAX_BODY_BYTES = 1 << 20
 

@@ -19,9 +19,9 @@ translations as a4 text. Contents:
   the corpus's recipe (DATA_BIN/text/prepare.json; without it the word recipe) has a token
   missing from DATA_BIN/dict.es.txt.
 * With --checkpoint, attention heatmaps for the lines of --attention-for (1-based; default
-  1,2,3). The model translates like scripts/translate.sh (translator.py: beam 5, at most 70
-  tokens, hypotheses ranked by summed log-probability). A heatmap is the soft attention alpha_t (eq 8) that the decoder computed
-  while generating the kept hypothesis: a row per target token and a column per source
+  1,2,3). The model translates like scripts/translate.sh (translator.py: the homework's beam
+  search, beam 5, at most 70 steps). A heatmap is the soft attention alpha_t (eq 8) that the
+  decoder computed while generating the kept hypothesis: a row per target token and a column per source
   token (each ending with </s>), every row summing to 1.
 
 Images need matplotlib, an optional dependency (``pip install matplotlib``); without it the
@@ -48,7 +48,8 @@ from cs224n_nmt_plugin.text.bleu import A4_WEIGHTS, sentence_bleu, tokenize
 from cs224n_nmt_plugin.text.files import read_lines
 from cs224n_nmt_plugin.text.prepare import positive_int, write_atomically
 from cs224n_nmt_plugin.text.scores import score_lines
-from cs224n_nmt_plugin.text.translation_io import BEAM, MAX_LEN_B, encode_for_data_bin
+from cs224n_nmt_plugin.settings import BEAM, decoding_summary
+from cs224n_nmt_plugin.text.translation_io import encode_for_data_bin
 
 if TYPE_CHECKING:
     import numpy
@@ -366,7 +367,7 @@ def inputs_of(args):
     if args.hypotheses is not None:
         inputs["hypotheses"] = str(args.hypotheses)
     else:
-        inputs["checkpoint"] = f"{args.checkpoint} (beam {BEAM}, at most {MAX_LEN_B} tokens, summed log-probability)"
+        inputs["checkpoint"] = f"{args.checkpoint} ({decoding_summary()})"
     if args.data_bin is not None:
         inputs["data-bin"] = str(args.data_bin)
     return inputs

@@ -21,11 +21,6 @@ from cs224n_nmt_plugin.errors import InputError
 from cs224n_nmt_plugin.text import prepare
 from cs224n_nmt_plugin.text.files import read_lines, write_lines
 
-# The homework's test decoding (A4_SPEC.md), as scripts/translate.sh runs it with fairseq-generate.
-BEAM = 5
-MAX_LEN_B = 70  # at most 70 target tokens: --max-len-a 0 --max-len-b 70
-
-
 def recipe_of(text_dir):
     manifest = Path(text_dir) / prepare.MANIFEST_NAME
     if not manifest.is_file():
