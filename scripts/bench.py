@@ -19,7 +19,9 @@ loss, backward, multiply_grads by 1/sentences, clip 5, the optimizer's step) in 
 on batches of mixed lengths (about half of the target positions are padding) and on batches of
 one source length (targets within one word of it: about 5% padding, as in fairseq's length-sorted
 batches), generation in sentences/s at beam 5 and greedy (fixed output length, so every model
-does the same number of steps; each model prepared as fairseq-generate prepares it), and peak
+does the same number of steps; each model prepared as fairseq-generate prepares it), the
+homework's beam search against fairseq's on cs224n_lstm at beam 5 and greedy (the pipeline's
+decoding options for each, on the same batches, each search stopping as it does), and peak
 memory (RSS of a child process that only trains that contestant). It also prints the
 floating-point work per target token (torch's FlopCounterMode), the GFLOP/s this reaches against
 the machine's measured matmul rate, and the time of one optimizer step on the a4-sized
@@ -48,7 +50,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import malloc_settings
 from cs224n_nmt_plugin import CS224nNMTModel
+from cs224n_nmt_plugin.homework.beam_search import HomeworkBeamSearch
 from cs224n_nmt_plugin.models.cpu_autocast import cpu_has_bf16_instructions
+from cs224n_nmt_plugin.settings import decoding_arguments
 from fairseq_lstm_baseline import build_fairseq_lstm
 
 VOCABULARIES = {"tatoeba-sized": (22_484, 15_098), "a4-sized": (50_004, 50_002)}  # (source, target) words
@@ -153,6 +157,31 @@ def generate(model, task, batch, beam):
         generator.generate([model], batch)
 
 
+def search(name, model, task, batch, beam):
+    """The pipeline's decoding with search ``name`` (settings.decoding_arguments), at most
+    OUTPUT_STEPS steps."""
+    arguments = {**decoding_arguments(name), "beam": beam, "max_len_b": OUTPUT_STEPS}
+    if name == "homework":
+        generator = HomeworkBeamSearch([model], task.target_dictionary, beam_size=beam, max_len_a=0,
+                                       max_len_b=OUTPUT_STEPS)
+    else:
+        generator = SequenceGenerator([model], task.target_dictionary, beam_size=beam, max_len_a=0,
+                                      max_len_b=OUTPUT_STEPS, min_len=arguments["min_len"],
+                                      normalize_scores=not arguments["unnormalized"])
+    with torch.no_grad():
+        generator.generate([model], batch)
+
+
+def bench_searches(model, task, batches):
+    """Sentences/s of the homework's search and fairseq's, alternating on the same batches."""
+    times = {(name, beam): [] for name in ("homework", "fairseq") for beam in (5, 1)}
+    for batch in batches:
+        for (name, beam), found in times.items():
+            found.append(timed(search, name, model, task, batch, beam) / BATCH)
+    return {f"{name} search, {'beam 5' if beam == 5 else 'greedy'}": 1 / statistics.median(found)
+            for (name, beam), found in times.items()}
+
+
 def flops_per_target_token(model, criterion, optimizer, batch):
     with FlopCounterMode(display=False) as counter:
         train_step(model, criterion, optimizer, batch)
@@ -218,6 +247,7 @@ def bench_vocabulary(vocabulary, steps, matmul_rate):
         for name, model in inference_models.items():
             for beam in (5, 1):
                 gen_times[name, beam].append(timed(generate, model, task, batch, beam) / BATCH)
+    searches = bench_searches(inference_models["cs224n_lstm"], task, batches[: max(3, steps // 4)])
     results = {}
     for name, (model, criterion, optimizer) in built.items():
         model.train()
@@ -234,7 +264,7 @@ def bench_vocabulary(vocabulary, steps, matmul_rate):
             "train_gflop_per_s": flops * tokens_per_s / 1e9,
             "fraction_of_matmul_rate": flops * tokens_per_s / 1e9 / matmul_rate,
         }
-    return results
+    return results, searches
 
 
 def bench_optimizer_steps(repeats=10):
@@ -279,6 +309,16 @@ def print_table(vocabulary, results):
         print(f"| {ratio} | " + " | ".join(cells) + " |")
 
 
+def print_searches(searches):
+    print("\ncs224n_lstm decoding, sentences/s (each search's pipeline options, at most "
+          f"{OUTPUT_STEPS} steps; random weights rarely end a hypothesis early):")
+    for name, sentences_per_s in searches.items():
+        print(f"  {name:<24} {sentences_per_s:7.2f}")
+    for kind in ("beam 5", "greedy"):
+        ratio = searches[f"homework search, {kind}"] / searches[f"fairseq search, {kind}"]
+        print(f"  homework / fairseq, {kind}: {ratio:.2f}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=20, help="train steps per model and vocabulary (default 20)")
@@ -307,8 +347,10 @@ def main():
     for name, milliseconds in report["optimizer_step_ms"].items():
         print(f"  {name:<38} {milliseconds:7.1f}")
     for vocabulary in vocabularies:
-        report[vocabulary] = bench_vocabulary(vocabulary, args.steps, matmul_rate)
+        report[vocabulary], searches = bench_vocabulary(vocabulary, args.steps, matmul_rate)
+        report[f"{vocabulary} searches"] = searches
         print_table(vocabulary, report[vocabulary])
+        print_searches(searches)
     if args.json:
         with open(args.json, "w") as stream:
             json.dump(report, stream, indent=2)
