@@ -4,10 +4,12 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 
 from conftest import REPO
+from cs224n_nmt_plugin.settings import decoding_summary
 from cs224n_nmt_plugin.text.bleu import a4_corpus_bleu
 
 
@@ -100,3 +102,36 @@ def test_a_rerun_skips_every_step(pipeline):
     *_, rerun = pipeline
     for log in rerun:
         assert "up to date" in log, log
+
+
+def test_translate_says_which_search_decoded(pipeline):
+    _, _, logs, _ = pipeline
+    assert f"[translate] decoding: {decoding_summary('homework')}" in logs[3]
+
+
+def test_the_searches_compared_on_the_trained_run(pipeline):
+    """compare_searches.py decodes the run's test split with both searches: the homework's gives
+    translate.sh's translations, and the table scores both."""
+    root, _, _, _ = pipeline
+    env = {**os.environ, "DATA_BIN_ROOT": str(root / "data-bin"), "OUTPUTS_ROOT": str(root / "outputs")}
+    result = subprocess.run([sys.executable, str(REPO / "scripts" / "compare_searches.py"), "a4s", "--repeats", "2"],
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run_dir = root / "outputs" / "a4s"
+    searches = run_dir / "searches"
+    assert (searches / "homework" / "test_outputs.txt").read_text() == (run_dir / "test_outputs.txt").read_text()
+    table = (searches / "comparison.md").read_text()
+    for search in ("homework", "fairseq"):
+        assert f"| {decoding_summary(search)} |" in table
+        assert len((searches / search / "test_outputs.txt").read_text().splitlines()) == 5
+    assert "test sentences translated differently" in table and "2 alternating runs each" in table
+
+
+def test_translate_refuses_an_unknown_search_in_one_line(pipeline):
+    root, _, _, _ = pipeline
+    env = {**os.environ, "DATA_BIN_ROOT": str(root / "data-bin"), "OUTPUTS_ROOT": str(root / "outputs"),
+           "SEARCH": "greedy"}
+    result = subprocess.run(["bash", str(REPO / "scripts" / "translate.sh"), "a4s"], capture_output=True, text=True,
+                            env=env)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "[translate] error: SEARCH must be homework or fairseq, not 'greedy'"
