@@ -54,7 +54,7 @@ from compare_rounds import (BudgetError, Target, catch_up_targets, make_plan, ra
                             round_orders, rotated, spread, timed_dev_points)
 from cs224n_nmt_plugin.errors import InputError
 from cs224n_nmt_plugin.preflight import UnreadableCheckpoint, copy_atomically, load_checkpoint, num_updates
-from cs224n_nmt_plugin.settings import SEARCHES, decoding_options
+from cs224n_nmt_plugin.settings import SEARCHES, decoding_options, decoding_summary
 from cs224n_nmt_plugin.text.files import read_lines, text_writer, write_files, write_lines
 from cs224n_nmt_plugin.text.learning_curve import Point, mermaid_dev_ppl
 from cs224n_nmt_plugin.text.prepare import postprocess_hypothesis
@@ -77,8 +77,6 @@ A4_ADAM = ["--optimizer", "a4_adam"]  # the homework's torch.optim.Adam (cs224n_
 FAIRSEQ_ADAM = ["--optimizer", "adam"]  # what a fairseq user reaches for
 CPU_LOADING = ["--num-workers", "0"]  # scripts/train.sh's CPU recipe: batches loaded in the training process
 DECODING_BATCHES = ["--batch-size", "64", "--required-batch-size-multiple", "1"]
-SEARCH_NAMES = {"homework": "the homework's beam search",
-                "fairseq": "fairseq's beam search set as close to the homework's as its options go"}
 LINE_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"]  # one per contestant, in the PNG and the chart
 ROUNDS, CATCH_UP = "rounds", "catch-up"  # the two phases of training
 AFTER_ROUNDS, AFTER_CATCH_UP = "after-rounds", "after-catch-up"  # the checkpoints decoded
@@ -397,7 +395,7 @@ def setting_line(comparison, settings):
     return (f"Corpus {settings['corpus']}, {settings['device']} ({threads} thread{'s' * (threads != 1)}), "
             f"embed = hidden = {settings['size']}, dropout 0.3, batch 32, lr 1e-3, clip 5, seed 0; budget "
             f"{plan.amount:,.0f} {unit} per model {schedule}, {catch_up_text} (one resume each); "
-            f"test decoding: {SEARCH_NAMES[comparison.search]}, beam 5, at most 70 steps.")
+            f"test decoding: {decoding_summary(comparison.search)}.")
 
 
 def number(value):

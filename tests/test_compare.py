@@ -12,6 +12,7 @@ import time
 import pytest
 
 from conftest import LETTERS, REPO, fairseq_records
+from cs224n_nmt_plugin.settings import decoding_summary
 
 sys.path.insert(0, str(REPO / "scripts"))
 from compare_rounds import (BudgetError, Target, catch_up_targets, make_plan, ratio_summary,  # noqa: E402
@@ -235,7 +236,7 @@ def test_figures_at_equal_updates_and_at_equal_training_time(compared):
 @pytest.mark.slow
 def test_the_table_shows_the_rounds_the_spreads_and_what_the_significance_tests(compared):
     table = (compared["out"] / "comparison.md").read_text()
-    assert "in 2 rounds of 24 updates" in table and "the homework's beam search, beam 5, at most 70 steps" in table
+    assert "in 2 rounds of 24 updates" in table and f"test decoding: {decoding_summary('homework')}." in table
     tokens_row = next(line for line in table.splitlines() if line.startswith("| train target tokens/s"))
     assert "median of 2 rounds (range)" in tokens_row and tokens_row.count("–") == 2
     throughput = compared["report"]["throughput_ratios"]["bf16 / float32"]
