@@ -8,7 +8,8 @@ Every variant has the same interface, used by the decoder and its recurrence
     e_t, saved = attention.step_scores(h_t, keys, *attention.score_weights())
     d_h = attention.step_scores_backward(d_e, h_t, keys, saved, d_keys, d_weights, *weights)
 
-Only the score e_{t,i} differs. ``score_weights`` are the parameters the score uses inside
+and ``attention.scores(h_t, enc_hiddens)`` computes e_t as the formula writes it, under autograd,
+for the reference step (reference_step.py). Only the score e_{t,i} differs. ``score_weights`` are the parameters the score uses inside
 the recurrence (those applied once per sentence belong to ``project_keys``, under autograd);
 ``step_scores_backward`` adds one step's gradients into ``d_keys`` and ``d_weights`` and
 returns the gradient for h_t.
@@ -22,6 +23,10 @@ class Attention(nn.Module):
 
     def project_keys(self, enc_hiddens):
         """(B, S, 2h) -> the per-sentence part of the score, for every source position."""
+        raise NotImplementedError
+
+    def scores(self, dec_hidden, enc_hiddens):
+        """e_t (B, S) for h_t^dec (B, h) and h_i^enc (B, S, 2h), as the formula writes it."""
         raise NotImplementedError
 
     def score_weights(self):
@@ -38,8 +43,11 @@ class Attention(nn.Module):
 class DotScoreAttention(Attention):
     """e_{t,i} = key_i^T h_t^dec, for keys computed once per sentence."""
 
+    def scores(self, dec_hidden, enc_hiddens):
+        return torch.bmm(self.project_keys(enc_hiddens), dec_hidden.unsqueeze(2)).squeeze(2)
+
     def step_scores(self, dec_hidden, keys):
-        # A product and a sum: on CPU about twice as fast as bmm for this matrix-vector shape.
+        # A product and a sum: on a CPU faster than bmm for this matrix-vector shape.
         return (keys * dec_hidden.unsqueeze(1)).sum(dim=2), None
 
     def step_scores_backward(self, d_scores, dec_hidden, keys, saved, d_keys, d_weights):
@@ -116,6 +124,10 @@ class AdditiveAttention(Attention):
 
     def project_keys(self, enc_hiddens):
         return self.key_projection(enc_hiddens)
+
+    def scores(self, dec_hidden, enc_hiddens):
+        hidden = torch.tanh(self.key_projection(enc_hiddens) + self.query_projection(dec_hidden).unsqueeze(1))
+        return self.score_vector(hidden).squeeze(2)  # v^T tanh(W_1 h_i^enc + W_2 h_t^dec)
 
     def score_weights(self):
         return self.query_projection.weight, self.score_vector.weight

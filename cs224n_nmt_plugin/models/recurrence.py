@@ -1,5 +1,6 @@
 """The decoder's recurrence, eqs (5)-(12), over a whole target prefix, with its backward
-pass written out by hand (backpropagation through time).
+pass written out by hand (backpropagation through time). reference_step.py computes the same
+step as the handout writes it, in plain autograd; the tests hold this module to it.
 
 Why by hand: under autograd every time step multiplies its own B rows into each weight's
 gradient and adds that into the running sum, one small product per weight per step. Here
@@ -7,14 +8,20 @@ the backward pass keeps the gradients of every step's gates and of v_t, and form
 weight's gradient at the end as one product over all T*B rows; the steps themselves run
 without autograd's per-operation bookkeeping.
 
-The handout's products are regrouped (the same values up to rounding):
+The handout's products are regrouped (the same values up to rounding); reference_step's lines
+map to these:
 
-* eqs (5)-(6): W_ih ybar_t = W_y y_t + W_o o_{t-1}. The caller computes W_y y_t + b for all
-  steps at once (``input_gates``); inside the loop W_o o_{t-1} + W_hh h_{t-1} is one product
-  of [o_{t-1}; h_{t-1}] with ``StepWeights.recurrent`` = [W_o  W_hh].
-* eqs (9)-(11): W_u [a_t; h_t] = W_ua a_t + W_uh h_t, and W_ua a_t = sum_i alpha_{t,i} W_ua h_i^enc.
-  The caller computes the ``SourceMemory.values`` W_ua h_i^enc once per sentence, like the
-  attention keys, so a step never forms a_t itself; ``StepWeights.output`` is W_uh.
+* ``ybar_t = cat(y_t, o_{t-1})`` and ``decoder.cell(ybar_t, ...)``, eqs (5)-(6): W_ih ybar_t =
+  W_y y_t + W_o o_{t-1}. The caller computes W_y y_t + b for all steps at once
+  (``input_gates``); inside the loop W_o o_{t-1} + W_hh h_{t-1} is one product of
+  [o_{t-1}; h_{t-1}] with ``StepWeights.recurrent`` = [W_o  W_hh].
+* ``e_t = attention.scores(h_t, enc_hiddens)``, eq (7): the keys W_attProj h_i^enc are computed
+  once per sentence (``SourceMemory.keys``) and each step takes their dot product with h_t.
+* ``a_t``, ``u_t = cat(a_t, h_t)`` and ``v_t = W_u u_t``, eqs (9)-(11): W_u [a_t; h_t] =
+  W_ua a_t + W_uh h_t, and W_ua a_t = sum_i alpha_{t,i} W_ua h_i^enc. The caller computes the
+  ``SourceMemory.values`` W_ua h_i^enc once per sentence, so a step never forms a_t itself;
+  ``StepWeights.output`` is W_uh.
+* ``o_t = tanh(v_t)`` times the dropout mask, eq (12), as in reference_step.
 
 The attention score e_{t,i} (eq 7) comes from the attention object (attention.py), which
 also supplies its backward step.
@@ -104,7 +111,7 @@ class _Recurrence(torch.autograd.Function):
             alpha = torch.softmax(scores.masked_fill_(padding_mask, float("-inf")), dim=1)  # eq (8)
             alphas[t] = alpha
             v = torch.addmm(torch.bmm(alpha.unsqueeze(1), values).squeeze(1), h, output_weight.t())  # eqs (9)-(11)
-            torch.tanh(v, out=tanh_v[t])  # eq (11)
+            torch.tanh(v, out=tanh_v[t])  # eq (12)
             if dropout_mask is None:
                 o.copy_(tanh_v[t])
             else:
@@ -132,7 +139,7 @@ class _Recurrence(torch.autograd.Function):
 
         # The local derivatives, for all steps at once; the loop then only multiplies them in.
         i, f, g, out_gate = gates.chunk(4, dim=2)
-        v_factor = 1 - tanh_v * tanh_v  # tanh' of eq (11)
+        v_factor = 1 - tanh_v * tanh_v  # tanh' of eq (12)
         if dropout_mask is not None:
             v_factor *= dropout_mask  # eq (12)
         h_to_c = out_gate * (1 - tanh_cells * tanh_cells)  # dh_t/dc_t through h_t = o * tanh(c_t), eq (6)
@@ -150,7 +157,7 @@ class _Recurrence(torch.autograd.Function):
         d_o = tanh_v.new_zeros(batch, hidden)  # what o_t receives from step t+1 (input feeding)
         for t in reversed(range(steps)):
             d_v_t = torch.mul(d_o + d_outputs[t], v_factor[t], out=d_v[t])  # eqs (11)-(12)
-            d_h = torch.addmm(d_h, d_v_t, output_weight)  # eq (10): the W_uh h_t part
+            d_h = torch.addmm(d_h, d_v_t, output_weight)  # eq (11): the W_uh h_t part
             alpha = alphas[t]
             weighted = alpha * (values * d_v_t.unsqueeze(1)).sum(dim=2)  # alpha * dL/dalpha, eq (9)
             d_scores = torch.addcmul(weighted, alpha, weighted.sum(dim=1, keepdim=True), value=-1)  # softmax, eq (8)
