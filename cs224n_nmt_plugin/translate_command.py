@@ -107,12 +107,13 @@ def run(args):
     preflight.check(checkpoint, data_bin)
     device = "cuda" if torch.cuda.is_available() and not args.cpu else "cpu"
     translator = Translator(checkpoint, data_bin, device=device)
-    # a count on the terminal while the translations go to a file; nothing where they are on screen
-    progress = ProgressDisplay("[translate]", stream=sys.stderr, mode="lines" if sys.stdout.isatty() else None)
+    # lines from a pipe or file: a count on the terminal while the translations go elsewhere
+    counted = not sentences and not sys.stdin.isatty() and not sys.stdout.isatty()
+    progress = ProgressDisplay("[translate]", stream=sys.stderr, mode=None if counted else "lines")
     translated = 0
     for batch in pending:
         for translation in translator.translate(batch):
             print(translation.hypotheses[0].text, flush=True)
         translated += len(batch)
-        progress.status(f"{translated:,} lines translated")
+        progress.status(f"translated {translated:,} lines")
     progress.close()
