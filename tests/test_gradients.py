@@ -96,7 +96,8 @@ def test_mixed_precision_gradients_match_full_precision(attention_name, dtype):
     assert (mixed - full).norm() / full.norm() < 0.03
 
 
-def test_cpu_autocast_option_runs_the_output_layer_in_bfloat16_and_keeps_float32_weights_and_gradients(tmp_path):
+def test_cpu_autocast_option_runs_the_output_layer_in_bfloat16_and_keeps_float32_weights_and_gradients(
+        tmp_path, monkeypatch):
     """--cpu-autocast bf16: the logits come out of a bfloat16 product, the combined outputs o_t
     before it stay float32 (the recurrence does not run under autocast), validation and generation
     (eval mode) are float32, the parameters and their
@@ -125,16 +126,17 @@ def test_cpu_autocast_option_runs_the_output_layer_in_bfloat16_and_keeps_float32
 
     # the bfloat16 product runs over the rows padded to a multiple of TRAINING_ROWS (one oneDNN kernel
     # shape for every 64 row counts), and the logits are those of the unpadded rows
-    from cs224n_nmt_plugin.models.vocab_projection import TRAINING_ROWS
+    from cs224n_nmt_plugin.models import vocab_projection
 
-    shapes = []
-    model.decoder.target_vocab_projection.register_forward_hook(lambda _, inputs, __: shapes.append(inputs[0].shape))
+    padded, pad_rows = [], vocab_projection.pad_rows
+    monkeypatch.setattr(vocab_projection, "pad_rows", lambda rows, multiple: padded.append(pad_rows(rows, multiple).shape)
+                        or pad_rows(rows, multiple))
     features = torch.randn(70, 16)
     logits = model.decoder.output_layer(features)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        unpadded = model.decoder.target_vocab_projection(features)
-    assert shapes[0] == (2 * TRAINING_ROWS, 16) and logits.shape == (70, len(tgt_dict))
-    assert torch.allclose(logits.float(), unpadded.float(), rtol=1e-2, atol=1e-2)
+        unpadded = torch.nn.functional.linear(features, model.decoder.target_vocab_projection.weight)
+    assert padded == [(2 * vocab_projection.TRAINING_ROWS, 16)] and logits.shape == (70, len(tgt_dict))
+    assert logits.dtype == torch.bfloat16 and torch.allclose(logits.float(), unpadded.float(), rtol=1e-2, atol=1e-2)
 
     with_bf16, without = tmp_path / "with", tmp_path / "without"
     with_bf16.write_text("processor\t: 0\nflags\t\t: fpu sse avx512f avx512_bf16 amx_tile\n")

@@ -7,10 +7,8 @@ from fairseq.modules import FairseqDropout
 
 from cs224n_nmt_plugin.models.attention import build_attention
 from cs224n_nmt_plugin.models.beam_rows import SOURCE_ROWS, reorder, select_rows
-from cs224n_nmt_plugin.models.cpu_autocast import cpu_autocast
 from cs224n_nmt_plugin.models.recurrence import RecurrentState, SourceMemory, StepWeights, decoder_recurrence
-from cs224n_nmt_plugin.models.vocab_projection import (GENERATION_ROWS, TRAINING_ROWS, pad_rows, uses_onednn,
-                                                        vocab_logits)
+from cs224n_nmt_plugin.models.vocab_projection import VocabProjection
 
 
 class CS224nDecoder(FairseqIncrementalDecoder):
@@ -37,11 +35,7 @@ class CS224nDecoder(FairseqIncrementalDecoder):
         self.hidden_size = hidden_size
         self.max_target_positions = max_target_positions
         self.a4_framing = a4_framing
-        self.cpu_bf16 = cpu_bf16  # --cpu-autocast: eq (13)'s product in bfloat16 in training (cpu_autocast.py)
         self.need_attn = True
-        # set by make_generation_fast_; a buffer so that .to() and .half() move it, not saved
-        self.register_buffer("vocab_weight_transposed", None, persistent=False)
-        self.vocab_rows = TRAINING_ROWS  # oneDNN's row padding in eq (13) (vocab_projection.py)
         self.embed_tokens = nn.Embedding(len(dictionary), embed_size, padding_idx=dictionary.pad())
         # Holds eq (6)'s weights in torch's LSTMCell layout (the starter's names); the steps
         # themselves run in recurrence.py.
@@ -52,7 +46,8 @@ class CS224nDecoder(FairseqIncrementalDecoder):
         # -interactive and the hub) keeps it on at inference; --retain-dropout-modules names it
         # by this class's name.
         self.dropout = FairseqDropout(dropout, module_name=type(self).__name__)
-        self.target_vocab_projection = nn.Linear(hidden_size, len(dictionary), bias=False)
+        # eq (13); cpu_bf16 (--cpu-autocast): its product in bfloat16 in training (cpu_autocast.py)
+        self.target_vocab_projection = VocabProjection(hidden_size, len(dictionary), cpu_bf16)
 
     def forward(self, prev_output_tokens, encoder_out, incremental_state=None, features_only=False, **kwargs):
         combined_outputs, extra = self.extract_features(prev_output_tokens, encoder_out, incremental_state)
@@ -108,21 +103,8 @@ class CS224nDecoder(FairseqIncrementalDecoder):
         )
 
     def output_layer(self, features):
-        """W_vocab o_t: the logits of eq (13) for features (..., h); fairseq applies the (log-)softmax."""
-        if self.vocab_weight_transposed is not None:
-            rows = features.reshape(-1, features.size(-1))  # a 2-D product: torch.matmul of 3-D by 2-D is slower
-            return (rows @ self.vocab_weight_transposed).view(*features.shape[:-1], -1)
-        if self.cpu_bf16 and self.training and features.device.type == "cpu":  # validation: float32
-            return self._bf16_output_layer(features)
-        return vocab_logits(features, self.target_vocab_projection.weight, self.vocab_rows)  # oneDNN on an x86 CPU
-
-    def _bf16_output_layer(self, features):
-        """Eq (13) under CPU bfloat16 autocast, over the rows padded as vocab_projection.py pads
-        them: torch hands bfloat16 products to oneDNN, which keeps a kernel for every shape."""
-        rows = features.reshape(-1, features.size(-1))
-        with cpu_autocast(True, features.device):
-            logits = self.target_vocab_projection(pad_rows(rows))  # zero rows, sliced off below
-        return logits[: len(rows)].view(*features.shape[:-1], -1)
+        """W_vocab o_t: the logits of eq (13) for features (..., h) (vocab_projection.py)."""
+        return self.target_vocab_projection(features)
 
     def reorder_incremental_state(self, incremental_state, new_order):
         cached = self.get_incremental_state(incremental_state, "steps")
@@ -142,10 +124,4 @@ class CS224nDecoder(FairseqIncrementalDecoder):
         """fairseq calls this once before generating (fairseq-generate, -interactive, the hub);
         the model is then frozen (fairseq forbids training it again)."""
         self.need_attn = need_attn
-        weight = self.target_vocab_projection.weight
-        if uses_onednn(weight, weight):  # a float32 model on an x86 CPU
-            self.vocab_rows = GENERATION_ROWS  # a beam's or a greedy batch's rows: pad less
-        else:
-            # W_vocab^T stored contiguously: on CPU the product with a beam's or a greedy batch's
-            # few hundred rows is 15-30% faster than with W_vocab as stored.
-            self.vocab_weight_transposed = weight.detach().t().contiguous()
+        self.target_vocab_projection.prepare_for_generation()

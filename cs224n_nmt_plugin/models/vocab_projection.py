@@ -1,40 +1,45 @@
-"""Eq (13)'s product W_vocab o_t on an x86 CPU in float32, through oneDNN's kernel.
+"""Eq (13)'s product, W_vocab o_t: the ``target_vocab_projection`` of the decoder.
 
-The output layer multiplies a batch's target words o_t (N x h, N a few hundred, h = 128 or 256)
-by W_vocab^T (h x V, V = 15k to 50k): a short inner dimension and a wide result. torch's float32
-kernel for it (MKL's sgemm, what nn.Linear calls) was the slowest of the layer's three products
-on this project's 2-core x86 CPU; oneDNN's inner-product kernel, which torch ships for its CPU
-compiler (``torch.ops.mkldnn._linear_pointwise``), computed the same float32 product 1.4-1.6x
-faster (238 x 128 by 15,098: 11.7 -> 7.3 ms; 640 x 256 by 50,002: 165 -> 117 ms), with the same
-error against float64 as MKL's. The backward pass's two products (inner dimension V or N) were
-as fast or faster in MKL, so they stay there.
+The output layer multiplies a batch's target words o_t (N x h, N a few hundred) by W_vocab^T
+(h x V, V in the tens of thousands): a short inner dimension and a wide result, the largest
+product of a training step. VocabProjection computes it the way that is fastest where it runs:
 
-oneDNN builds and keeps a kernel for every shape it meets: a training run meets a new number of
-target words with nearly every batch, and its memory grew with them (+280 MB over 550 shapes).
-The rows are padded to a multiple of TRAINING_ROWS (zero rows, sliced off), which keeps a dozen
-shapes and the memory flat at no cost in speed. Generation's products have a beam's or a greedy
-batch's rows (5 to 160): padded to a multiple of GENERATION_ROWS, oneDNN computed them 1.1x (5
-rows) to 1.4-1.9x (100-160 rows) faster than MKL with W_vocab^T stored contiguously, where
-padding to 64 rows lost at 5 rows (6.0 against 3.6 ms at V = 15,098).
+* on a CPU in training with --cpu-autocast bf16: in bfloat16 under torch's CPU autocast;
+* on an x86 CPU in float32: in oneDNN's inner-product kernel, which torch ships for its CPU
+  compiler (``torch.ops.mkldnn._linear_pointwise``) and which computes this product faster than
+  MKL's sgemm behind nn.Linear, with the same float32 error; the backward pass's two products
+  (inner dimension V or N) stay torch's, where MKL is as fast;
+* on another CPU in float32, when generating: with W_vocab^T stored contiguously, the layout in
+  which MKL's product with a beam's few rows is fastest;
+* elsewhere (a GPU, float64, autocast): torch's own product.
+
+oneDNN (and CPU autocast, which hands bfloat16 products to oneDNN) builds and keeps a kernel for
+every shape it meets, and a training run meets a new number of target words with nearly every
+batch: the rows are padded with zero rows to a multiple of TRAINING_ROWS, and of
+GENERATION_ROWS once prepared for generation (a beam's or a greedy batch's few rows), which
+keeps the shapes few and the memory flat. docs/benchmarks.md has the measurements.
 """
 import functools
 import platform
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
+
+from cs224n_nmt_plugin.models.cpu_autocast import cpu_autocast
 
 TRAINING_ROWS = 64  # a training batch's rows are padded to a multiple of this for oneDNN
 GENERATION_ROWS = 16  # and a generation step's to a multiple of this
 
 
-def pad_rows(rows, multiple=TRAINING_ROWS):
+def pad_rows(rows, multiple):
     """rows (N, h) with zero rows appended up to a multiple of ``multiple``."""
     return F.pad(rows, (0, 0, 0, -len(rows) % multiple))
 
 
 @functools.lru_cache(maxsize=None)
 def onednn_product_available():
-    """Whether this torch has oneDNN's float32 inner product on an x86-64 CPU, where it was measured."""
+    """Whether this torch has oneDNN's float32 inner product on an x86-64 CPU."""
     if platform.machine().lower() not in ("x86_64", "amd64") or not torch.backends.mkldnn.is_available():
         return False
     try:
@@ -49,7 +54,7 @@ def onednn_linear(rows, weight):
     return torch.ops.mkldnn._linear_pointwise(rows, weight, None, "none", [], "")
 
 
-class _VocabProduct(torch.autograd.Function):
+class _OneDNNProduct(torch.autograd.Function):
     """logits = o W_vocab^T for o (N, h) and W_vocab (V, h): oneDNN forward, torch's backward."""
 
     @staticmethod
@@ -71,10 +76,47 @@ def uses_onednn(features, weight):
             and not torch.is_autocast_enabled("cpu") and onednn_product_available())
 
 
-def vocab_logits(features, weight, row_multiple=TRAINING_ROWS):
-    """W_vocab o_t, eq (13), for features (..., h) and W_vocab (V, h): logits (..., V); through
-    oneDNN, the rows are padded to a multiple of ``row_multiple``."""
-    if not uses_onednn(features, weight):
-        return F.linear(features, weight)
+def on_rows(product, features, *args):
+    """``product(rows, *args)`` over the rows of features (..., h), reshaped back to (..., V)."""
     rows = features.reshape(-1, features.size(-1))
-    return _VocabProduct.apply(rows, weight, row_multiple).view(*features.shape[:-1], -1)
+    return product(rows, *args).view(*features.shape[:-1], -1)
+
+
+def bf16_product(rows, weight):
+    """rows @ weight^T under CPU bfloat16 autocast, over rows padded for oneDNN's kernel cache."""
+    with cpu_autocast(True, rows.device):
+        return F.linear(pad_rows(rows, TRAINING_ROWS), weight)[: len(rows)]
+
+
+class VocabProjection(nn.Linear):
+    """W_vocab of eq (13) (V x h, no bias, the parameter ``weight`` as nn.Linear names it): the
+    logits (..., V) of features o_t (..., h); fairseq applies the (log-)softmax.
+
+    ``cpu_bf16``: the product in bfloat16 in training on a CPU (--cpu-autocast). Validation and
+    generation (eval mode) compute it in float32.
+    """
+
+    def __init__(self, hidden_size, vocabulary_size, cpu_bf16=False):
+        super().__init__(hidden_size, vocabulary_size, bias=False)
+        self.cpu_bf16 = cpu_bf16
+        self.row_multiple = TRAINING_ROWS
+        # made by prepare_for_generation where it pays; a buffer so that .to() moves it, not saved
+        self.register_buffer("weight_transposed", None, persistent=False)
+
+    def forward(self, features):
+        if self.cpu_bf16 and self.training and features.device.type == "cpu":
+            return on_rows(bf16_product, features, self.weight)
+        if uses_onednn(features, self.weight):
+            return on_rows(_OneDNNProduct.apply, features, self.weight, self.row_multiple)
+        if self.weight_transposed is not None and features.dtype == self.weight_transposed.dtype:
+            return on_rows(torch.mm, features, self.weight_transposed)
+        return F.linear(features, self.weight)
+
+    def prepare_for_generation(self):
+        """For a frozen model's decoding steps: pad oneDNN's rows less, or, on a float32 CPU
+        without it, keep W_vocab^T contiguous."""
+        weight = self.weight
+        if uses_onednn(weight, weight):
+            self.row_multiple = GENERATION_ROWS
+        elif weight.device.type == "cpu" and weight.dtype == torch.float32:
+            self.weight_transposed = weight.detach().t().contiguous()
