@@ -2,10 +2,10 @@
 
 By default glibc returns large freed blocks to the kernel (blocks over its mmap threshold,
 at most 32 MiB, are unmapped when freed), so the [target tokens x vocabulary] tensors of
-every step (logits, log-probabilities and their gradients: 71.5 MB each in bench.py's
-batches) may be mapped and faulted in afresh. These two settings keep such blocks in the
-process for reuse. Measured here with bench.py (three alternating runs each): training
-steps about 8% faster for both cs224n_lstm and fairseq lstm, peak memory 2-7% higher.
+every step (logits, log-probabilities and their gradients, tens of MB each) may be mapped
+and faulted in afresh. These two settings keep such blocks in the process for reuse: training
+steps run faster for both cs224n_lstm and fairseq lstm, at a slightly higher peak memory
+(bench.py --glibc-malloc-defaults measures the difference; docs/benchmarks.md has figures).
 
 The pipeline (scripts/lib.sh), scripts/compare.py (both models) and scripts/bench.py run
 with them; ``python scripts/malloc_settings.py`` prints them as shell exports (a value the user

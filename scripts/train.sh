@@ -37,7 +37,7 @@ common=(
 case $recipe in
   gpu) settings=(--arch cs224n_lstm --validate-interval-updates 2000 --save-interval-updates 2000 --amp) ;;
   # --num-workers 0: batches are loaded in the training process; a loader process would compete
-  # with torch's threads for the CPU's cores (on 2 cores: 1.08x the target tokens/s without it).
+  # with torch's threads for the CPU's cores.
   # Float32: --cpu-autocast bf16 trained no faster at this size in a whole run (docs/performance.md)
   cpu) settings=(--arch cs224n_lstm_small --cpu --num-workers 0 --validate-interval-updates 1000
                  --save-interval-updates 1000 --max-update "${CPU_UPDATES:-16000}")

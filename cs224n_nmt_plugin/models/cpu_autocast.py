@@ -6,16 +6,12 @@ training: the [target words x vocabulary] product and its two gradient products,
 a training step. Validation and generation (the model in eval mode) compute it in float32, so
 the dev loss is float32's and the translations are those of a float32 output layer. Everything
 else stays float32: the weights, the LSTMs and attention, the recurrent states, the softmax and
-the loss (computed on float32 logits), the gradients and the optimizer. Only that product: on
-the CPU of the round that measured it (AVX512-BF16 and AMX-BF16), in real fairseq-train steps
-of cs224n_lstm with a4_cross_entropy and a4_adam, bfloat16 for the output layer alone took
-44.3 -> 40.1 ms a step at the CPU recipe's size 128 (Tatoeba vocabularies), 86.3 -> 71.6 ms at
-size 256 and 178.8 -> 139.5 ms at size 256 with the a4-sized vocabularies, where autocast over
-the whole model took 42.2, 73.6 and 146.7 ms: the recurrence's per-step products are too small
-to gain and pay for their casts (docs/performance.md).
+the loss (computed on float32 logits), the gradients and the optimizer. Only that product,
+because the recurrence's per-step products are too small to gain from bfloat16 and pay for
+their casts (docs/benchmarks.md has the measurements).
 ``auto`` turns it on where the CPU has bfloat16 instructions (AVX512-BF16 or AMX-BF16) and off
-elsewhere, where torch emulates bfloat16 (20 times slower than float32 on an AVX2-only CPU).
-It does nothing to tensors on a GPU.
+elsewhere, where torch emulates bfloat16, far slower than float32. It does nothing to tensors on
+a GPU.
 """
 import contextlib
 from pathlib import Path

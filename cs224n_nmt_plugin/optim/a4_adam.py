@@ -14,9 +14,9 @@ training and checkpoint save and resume work as with any fairseq optimizer.
 
 ``--a4-adam-implementation``: torch's Adam has three implementations of the same update. ``auto``
 (the default) takes the fused kernel wherever torch has one for the parameters' device (CPU and
-CUDA since torch 2.4), and torch's own default otherwise. Measured on the a4-sized parameters
-(scripts/bench.py --optimizers): fused is the fastest on this project's CPU; the for-loop and
-foreach ones give the same update up to rounding.
+CUDA since torch 2.4), and torch's own default otherwise. The fused kernel is the fastest of
+the three (scripts/bench.py times them); the for-loop and foreach ones give the same update up to
+rounding.
 
 Each update fairseq's trainer multiplies every gradient by 1/sample_size (``multiply_grads``),
 then clip_grad_norm computes their norm and multiplies them again by the clipping coefficient:
@@ -44,10 +44,9 @@ CHUNK = 4096  # elements of each float32 partial sum in sum_of_squares
 
 def sum_of_squares(tensor):
     """sum(tensor ** 2) in float64, from float32 partial sums over chunks of CHUNK elements (one
-    batched product) added in float64. Over the a4-sized model's gradients the norm came within
-    5e-8 of float64's (relative), where torch's float32 vector_norm (what fairseq's
-    clip_grad_norm_ uses) was 5e-4 off, in 10-11 ms against 14-15 ms on this project's CPU
-    (2.2-3.0 against 2.4-3.4 ms at size 128 with the Tatoeba vocabularies)."""
+    batched product) added in float64: far closer to float64's norm than torch's float32
+    vector_norm (what fairseq's clip_grad_norm_ uses), whose one long float32 sum loses digits,
+    and no slower."""
     flat = tensor.reshape(-1)
     if flat.dtype in (torch.float16, torch.bfloat16):
         flat = flat.float()
