@@ -117,10 +117,6 @@ def num_updates(state):
     return int(history[-1].get("num_updates", 0))
 
 
-def copy_atomically(source, target):
-    write_files({target: lambda temporary: shutil.copyfile(source, temporary)})
-
-
 def resume(save_dir, data_bin):
     """Makes SAVE_DIR/checkpoint_last.pt usable for resuming, if it exists; returns a note or None."""
     last = Path(save_dir) / "checkpoint_last.pt"
@@ -145,7 +141,7 @@ def resume(save_dir, data_bin):
         raise InputError(last, f"{damage.problem}; no other checkpoint in {save_dir} "
                                    "is readable: remove it to train from the start")
     updates, source = max(candidates)
-    copy_atomically(source, last)
+    write_files({last: lambda temporary: shutil.copyfile(source, temporary)})
     return f"{last} was damaged (a kill during fairseq's copy?): replaced by {source.name} ({updates} updates)"
 
 

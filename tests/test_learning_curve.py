@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from cs224n_nmt_plugin.errors import InputError
+from cs224n_nmt_plugin.text.files import stream_writer, write_files
 from cs224n_nmt_plugin.text.learning_curve import (
     FIGURE_DPI,
     FIGURE_SIZE_INCHES,
     Curves,
     Point,
-    _write_atomically,
     mermaid_dev_ppl,
     parse_log,
 )
@@ -140,7 +140,7 @@ def test_failed_write_leaves_the_old_file_and_no_partial_one(tmp_path):
         raise OSError(28, "No space left on device")
 
     with pytest.raises(InputError, match=r"curve\.png: cannot write \(No space left on device\)$"):
-        _write_atomically(out_png, write_half_then_fail)
+        write_files({out_png: stream_writer(write_half_then_fail)})
     assert [p.name for p in tmp_path.iterdir()] == ["curve.png"]
     assert out_png.read_bytes() == b"old"
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from cs224n_nmt_plugin.errors import InputError
 from cs224n_nmt_plugin.text import prepare
 from cs224n_nmt_plugin.text.prepare import (
     EMPTY_TOKEN,
@@ -243,8 +244,9 @@ def test_failed_write_leaves_no_temporary_files(tmp_path, monkeypatch):
     from cs224n_nmt_plugin.text import files
 
     monkeypatch.setattr(files.os, "replace", failing_replace)
-    with pytest.raises(OSError):
-        prepare.write_atomically(tmp_path, {"train.es": "uno\n", "train.en": "one\n"})
+    with pytest.raises(InputError, match=r"train\.es: cannot write \(No space left on device\)"):
+        files.write_files({tmp_path / "train.es": files.text_writer("uno\n"),
+                           tmp_path / "train.en": files.text_writer("one\n")})
     assert list(tmp_path.iterdir()) == []
 
 

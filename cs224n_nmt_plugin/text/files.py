@@ -5,9 +5,12 @@ Reading: UTF-8, lines end at \\n, \\r or \\r\\n (as Python's text files and fair
 split them; other Unicode separators such as U+2028 stay inside their line), a last line needs
 no line end. A missing file or a byte that is not UTF-8 is an InputError naming the file.
 
-Writing: everything goes to temporary names beside the targets first and is renamed into place
-only when all of it is written; on failure the temporary files are removed.
+Writing: one helper, write_files, through which every output is written: everything goes to
+temporary names beside the targets first and is renamed into place only when all of it is
+written; on failure the temporary files are removed, and a file that cannot be written is an
+InputError naming the target.
 """
+import contextlib
 import io
 import os
 from pathlib import Path
@@ -36,15 +39,19 @@ def write_files(writers):
     """Call ``writers[path](temporary_path)`` for every target path, then rename each
     temporary file onto its path (in the given order)."""
     temporaries = {Path(path): Path(path).with_name(f".{Path(path).name}.{os.getpid()}.tmp") for path in writers}
+    path = None
     try:
         for path, write in zip(temporaries, writers.values()):
             path.parent.mkdir(parents=True, exist_ok=True)
             write(temporaries[path])
         for path, temporary in temporaries.items():
             os.replace(temporary, path)
+    except OSError as error:
+        raise InputError(path, f"cannot write ({error.strerror or error})") from None
     finally:
         for temporary in temporaries.values():
-            temporary.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # never written, or its folder is not one
+                temporary.unlink()
 
 
 def text_writer(text):
@@ -53,6 +60,14 @@ def text_writer(text):
         with open(path, "w", encoding="utf-8", newline="\n") as stream:
             stream.write(text)
     return write
+
+
+def stream_writer(write):
+    """A writer for write_files: ``write(handle)`` into the file opened for binary writing."""
+    def write_stream(path):
+        with open(path, "wb") as handle:
+            write(handle)
+    return write_stream
 
 
 def write_lines(path, lines):

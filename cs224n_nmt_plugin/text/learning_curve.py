@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from cs224n_nmt_plugin.errors import InputError
-from cs224n_nmt_plugin.text.files import write_files
+from cs224n_nmt_plugin.text.files import stream_writer, text_writer, write_files
 
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 TIMESTAMPED_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \| ")
@@ -133,7 +133,7 @@ def plot_curves(curves: Curves, title: str, out_png: Path) -> None:
     figure.suptitle(title)
     figure.tight_layout()
     try:
-        _write_atomically(out_png, lambda handle: figure.savefig(handle, format="png", dpi=FIGURE_DPI))
+        write_files({out_png: stream_writer(lambda handle: figure.savefig(handle, format="png", dpi=FIGURE_DPI))})
     finally:
         plt.close(figure)
 
@@ -172,19 +172,7 @@ def mermaid_dev_ppl(valid_by_label: dict[str, list[Point]], colors: list[str]) -
 
 def write_json(curves: Curves, out_json: Path) -> None:
     payload = {"train": [asdict(p) for p in curves.train], "valid": [asdict(p) for p in curves.valid]}
-    _write_atomically(out_json, lambda handle: handle.write(json.dumps(payload, indent=1).encode() + b"\n"))
-
-
-def _write_atomically(path: Path, write: Callable) -> None:
-    """write(binary handle) into a temporary file beside path, then rename it onto path."""
-    def write_file(temporary):
-        with open(temporary, "wb") as handle:
-            write(handle)
-
-    try:
-        write_files({path: write_file})
-    except OSError as error:
-        raise InputError(path, f"cannot write ({error.strerror or error})") from None
+    write_files({out_json: text_writer(json.dumps(payload, indent=1) + "\n")})
 
 
 def add_arguments(parser) -> None:

@@ -288,11 +288,6 @@ def reference_files(splits):
 # ----- writing ---------------------------------------------------------------------------
 
 
-def write_atomically(out_dir, files):
-    """Writes file name -> text into ``out_dir``, all or nothing (atomic_files.write_files)."""
-    write_files({Path(out_dir) / name: text_writer(text) for name, text in files.items()})
-
-
 def manifest(args, corpus):
     recipe_options = {"empty_token": EMPTY_TOKEN}
     if args.recipe == "bpe":
@@ -342,7 +337,7 @@ def prepare_corpus(args):
     files.update(reference_files(corpus.splits))
     record = manifest(args, corpus)
     files[MANIFEST_NAME] = json.dumps(record, indent=2) + "\n"
-    write_atomically(args.out, files)
+    write_files({Path(args.out) / name: text_writer(text) for name, text in files.items()})  # all or nothing
     return record
 
 
