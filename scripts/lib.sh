@@ -87,6 +87,19 @@ logged() {
   fi
 }
 
+# generated LOG OUTPUT TOTAL COMMAND...: run fairseq-generate or -interactive (COMMAND) with its
+# stderr (fairseq's logging) written to LOG and its output to OUTPUT, the sentences translated so
+# far counted against TOTAL on the console (cs224n-nmt generate-progress); on failure show the
+# end of LOG and stop. Unbuffered, so that each translation is counted as it is printed.
+generated() {
+  local log=$1 output=$2 total=$3
+  shift 3
+  if ! PYTHONUNBUFFERED=1 "$@" 2>"$log" | cs224n-nmt generate-progress "$output" --total "$total" --label "$STEP"; then
+    tail -n 15 "$log" >&2
+    die "$1 failed; its whole log: $log"
+  fi
+}
+
 # tatoeba_corpus: prints the path of the Tatoeba spa.txt to train on: $TATOEBA when set, else the
 # one in $SHARED_DATA (default ../shared/data beside the repository), else the one fetched before
 # into $DATA_BIN_ROOT/downloads/tatoeba/, else fetched there now (cs224n-nmt fetch-tatoeba, which

@@ -27,9 +27,10 @@ trap 'rm -f "$RUN_DIR/generate-test.txt.tmp"' EXIT
 say "fairseq-generate on the test split of $BIN_DIR (log: $RUN_DIR/generate-test.log)"
 say "decoding: $("$PYTHON" -m cs224n_nmt_plugin.settings decoding-summary --search "$search")"
 # --required-batch-size-multiple 1: fairseq would otherwise drop the last partial batch.
-logged "$RUN_DIR/generate-test.log" fairseq-generate "$BIN_DIR" --user-dir "$PLUGIN" --source-lang es --target-lang en \
+generated "$RUN_DIR/generate-test.log" "$RUN_DIR/generate-test.txt.tmp" "$(wc -l < "$TEXT_DIR/test.es")" \
+  fairseq-generate "$BIN_DIR" --user-dir "$PLUGIN" --source-lang es --target-lang en \
   --path "$checkpoint" --gen-subset test "${device[@]}" "${decoding[@]}" \
-  --batch-size 64 --required-batch-size-multiple 1 > "$RUN_DIR/generate-test.txt.tmp"
+  --batch-size 64 --required-batch-size-multiple 1
 mv "$RUN_DIR/generate-test.txt.tmp" "$RUN_DIR/generate-test.txt"
 say "$(grep -o 'Translated .*' "$RUN_DIR/generate-test.log" || true)"
 cs224n-nmt collect "$TEXT_DIR" "$RUN_DIR/generate-test.txt" "$output" \

@@ -27,9 +27,9 @@ device=()
 has_cuda || device=(--cpu)
 say "fairseq-interactive: $input -> $output (log: $RUN_DIR/interactive.log)"
 say "decoding: $("$PYTHON" -m cs224n_nmt_plugin.settings decoding-summary --search "$search")"
-logged "$RUN_DIR/interactive.log" fairseq-interactive "$BIN_DIR" --user-dir "$PLUGIN" --source-lang es --target-lang en \
-  --path "$checkpoint" --input "$work/input.es" "${device[@]}" "${decoding[@]}" --buffer-size 2048 --batch-size 64 \
-  > "$work/interactive.txt"
+generated "$RUN_DIR/interactive.log" "$work/interactive.txt" "$(wc -l < "$work/input.es")" \
+  fairseq-interactive "$BIN_DIR" --user-dir "$PLUGIN" --source-lang es --target-lang en \
+  --path "$checkpoint" --input "$work/input.es" "${device[@]}" "${decoding[@]}" --buffer-size 2048 --batch-size 64
 cs224n-nmt collect "$TEXT_DIR" "$work/interactive.txt" "$output" \
   --count "$(wc -l < "$work/input.es")"  # encode's lines: a last line without \n counts too
 say "wrote $output ($(wc -l < "$output") lines)"

@@ -4,6 +4,7 @@ translated sentences (cs224n-nmt generate-progress)."""
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import datetime, timedelta
@@ -144,15 +145,29 @@ def test_plan_counts_the_shrinks_that_stop_the_run():
 
 
 def test_bar_mode_redraws_one_line_in_place_and_keeps_notes_above_it():
-    console = io.StringIO()
-    display = ProgressDisplay("[x]", stream=console, mode="bar")
+    console, now = io.StringIO(), [0.0]
+    display = ProgressDisplay("[x]", stream=console, mode="bar", clock=lambda: now[0])
     display.status("first, longer")
+    now[0] += 1
     display.status("second")
+    assert render(console.getvalue()) == ["[x] second"]
+    assert console.getvalue().endswith("\r[x] second" + " " * len(" longer"))  # covers the longer line's end
     display.note("a note")
+    assert render(console.getvalue()) == ["[x] a note", "[x] second"]
     display.close()
-    screen = render(console.getvalue())
-    assert screen == ["[x] a note", ""]
-    assert "\r[x] second" + " " * len(" longer") in console.getvalue()[:60]  # covers the longer line's end
+    assert render(console.getvalue()) == ["[x] a note", ""]
+
+
+def test_bar_mode_redraws_at_most_five_times_a_second_and_a_note_shows_the_latest():
+    console, now = io.StringIO(), [0.0]
+    display = ProgressDisplay("[x]", stream=console, mode="bar", clock=lambda: now[0])
+    for step in range(10):
+        now[0] = step / 16  # exact in binary
+        display.status(f"step {step}")
+    assert console.getvalue().count("\r") == 3  # steps 0, 4 and 8: 0, 0.25 and 0.5 s
+    assert render(console.getvalue()) == ["[x] step 8"]
+    display.note("done")
+    assert render(console.getvalue()) == ["[x] done", "[x] step 9"]
 
 
 def render(text):
@@ -181,7 +196,8 @@ def test_generate_progress_counts_hypotheses_against_the_total_and_prints_a_line
         now[0] = seconds
         progress.read(line)
     assert progress.done == 2
-    assert console.getvalue() == f"[translate] {bar(0.5)}  50% 2/4 sentences, 1:30 spent, ~1:30 left\n"
+    # paced from the first hypothesis (20 s: the model loads before it), 70 s a sentence
+    assert console.getvalue() == f"[translate] {bar(0.5)}  50% 2/4 sentences, 1:30 spent, ~2:20 left\n"
 
 
 def run_command(*args, stdin):
@@ -229,3 +245,13 @@ def test_train_sh_shows_progress_and_keeps_fairseqs_whole_output_in_its_log(tmp_
     assert failed.returncode == 1
     assert failed.stderr.strip().splitlines()[-1].startswith("[train] error: fairseq-train stopped before the end")
     assert "invalid choice: 'no_such_arch'" in failed.stderr  # the end of the log, shown
+
+    # the test set's translation, counted on a bar that is gone when the step ends
+    translate = subprocess.run(["bash", REPO / "scripts" / "translate.sh", "cp"], capture_output=True,
+                               env={**env, "PROGRESS_DISPLAY": "bar"})
+    console = translate.stdout.decode()  # not text=True: that would turn the bar's \r into line ends
+    assert translate.returncode == 0, translate.stderr.decode()[-2000:]
+    assert re.search(r"\r\[translate\] \[[#.]+\] +\d+% \d+/10 sentences, ", console)
+    assert all(line.startswith("[translate] ") and "/10 sentences" not in line for line in render(console) if line)
+    generated = (tmp_path / "outputs" / "cp" / "generate-test.txt").read_text().splitlines()
+    assert sum(line.startswith("H-") for line in generated) == 10

@@ -13,33 +13,38 @@ import sys
 import time
 from pathlib import Path
 
-from cs224n_nmt_plugin.text.progress_display import MODES, ProgressDisplay, bar, duration
+from cs224n_nmt_plugin.text.progress_display import MODES, ProgressDisplay, bar, duration, percent
 
 LINES_EVERY_SECONDS = 60
 
 
 class GenerateProgress:
-    """Counts the hypotheses of a generation of ``total`` sentences and shows how far it is."""
+    """Counts the hypotheses of a generation of ``total`` sentences and shows how far it is. The
+    time left is paced from the first hypothesis on: the model's loading comes before it."""
 
     def __init__(self, display, total, clock=time.monotonic):
         self.display = display
         self.total = total
         self.clock = clock
         self.started = clock()
+        self.first_at = None
         self.done = 0
 
     def read(self, line):
         if line.startswith(b"H-"):
             self.done += 1
+            if self.first_at is None:
+                self.first_at = self.clock()
             self.display.status(self.status())
 
     def status(self):
-        spent = self.clock() - self.started
-        text = f"{self.done:,}/{self.total:,} sentences, {duration(spent)} spent"
-        if 0 < self.done < self.total:
-            text += f", ~{duration(spent * (self.total - self.done) / self.done)} left"
+        now = self.clock()
+        text = f"{self.done:,}/{self.total:,} sentences, {duration(now - self.started)} spent"
+        if 1 < self.done < self.total:
+            pace = (now - self.first_at) / (self.done - 1)
+            text += f", ~{duration(pace * (self.total - self.done))} left"
         fraction = self.done / max(self.total, 1)
-        return f"{bar(fraction)} {fraction:4.0%} {text}"
+        return f"{bar(fraction)} {percent(fraction)} {text}"
 
 
 def add_arguments(parser):

@@ -37,10 +37,18 @@ def bar(fraction, width=BAR_WIDTH):
     return "[" + "#" * filled + "." * (width - filled) + "]"
 
 
+def percent(fraction):
+    """' 42%', rounded down: 100% only when done."""
+    return f"{int(min(max(fraction, 0.0), 1.0) * 100):3d}%"
+
+
 class ProgressDisplay:
-    """``status(text)`` replaces the live status line (bar mode; lines mode prints it only every
-    ``lines_every`` seconds, if given); ``note(text)`` prints a line that stays in both modes;
-    ``close()`` removes the live line. Every line starts with ``prefix``."""
+    """``status(text)`` replaces the live status line (bar mode: redrawn at most every
+    ``REDRAW_SECONDS``; lines mode: printed only every ``lines_every`` seconds, if given);
+    ``note(text)`` prints a line that stays, in both modes; ``close()`` removes the live line.
+    Every line starts with ``prefix``."""
+
+    REDRAW_SECONDS = 0.2  # a notebook keeps every redraw in the cell's output: not one per sentence
 
     def __init__(self, prefix, stream=None, mode=None, lines_every=None, clock=time.monotonic):
         self.prefix = prefix
@@ -48,32 +56,37 @@ class ProgressDisplay:
         self.mode = choose_mode(self.stream, mode)
         self.lines_every = lines_every
         self.clock = clock
+        self.latest = ""  # the latest status line
         self.shown = ""  # the live line on screen (bar mode)
+        self.shown_at = None
         self.last_line_at = None
 
     def status(self, text):
-        line = f"{self.prefix} {text}"
+        self.latest = f"{self.prefix} {text}"
+        now = self.clock()
         if self.mode == "bar":
-            self._redraw(line[: self._columns()])
+            if self.shown_at is None or now - self.shown_at >= self.REDRAW_SECONDS:
+                self._redraw(self.latest)
+                self.shown_at = now
         elif self.lines_every is not None:
-            now = self.clock()
             if self.last_line_at is None:
                 self.last_line_at = now
             elif now - self.last_line_at >= self.lines_every:
-                self._write(line + "\n")
+                self._write(self.latest + "\n")
                 self.last_line_at = now
 
     def note(self, text):
-        live = self.shown
+        live = bool(self.shown)
         self._erase()
         self._write(f"{self.prefix} {text}\n")
         if live:
-            self._redraw(live)
+            self._redraw(self.latest)
 
     def close(self):
         self._erase()
 
     def _redraw(self, line):
+        line = line[: self._columns()]
         padding = " " * max(0, len(self.shown) - len(line))  # covers the end of a longer previous line
         self._write("\r" + line + padding)
         self.shown = line

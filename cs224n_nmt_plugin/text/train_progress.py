@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from cs224n_nmt_plugin.text.progress_display import MODES, ProgressDisplay, bar, duration
+from cs224n_nmt_plugin.text.progress_display import MODES, ProgressDisplay, bar, duration, percent
 
 RECORD = re.compile(r"^(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \| (?P<level>[A-Z]+) \| (?P<source>[\w.]+) \| "
                     r"(?P<message>.*)$")
@@ -222,7 +222,7 @@ class TrainProgress:
     def status(self):
         """The live line, the most telling first (a narrow terminal cuts its end)."""
         fraction = self.fraction()
-        head = f"{bar(fraction)} {fraction:4.0%}" if fraction is not None else ""
+        head = f"{bar(fraction)} {percent(fraction)}" if fraction is not None else ""
         parts = [" ".join(part for part in (head, self._left()) if part), self._position()]
         if self.loss is not None:
             parts.append(f"loss {self.loss:.2f}")
