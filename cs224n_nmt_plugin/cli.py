@@ -38,7 +38,7 @@ COMMANDS = {
                        "collect"),
     "bleu": Command("text.bleu", "the handout's sentence BLEU of every line, or the a4 corpus BLEU"),
     "score": Command("text.scores", "a4 BLEU and sacreBLEU of a translation file, kept in a scores.json"),
-    "report": Command("text.report", "an HTML error-analysis report of a system's translations"),
+    "report": Command("report_command", "an HTML error-analysis report of a system's translations"),
     "curve": Command("text.learning_curve", "train and dev perplexity curves from a fairseq-train log"),
     "train-progress": Command("text.train_progress", "fairseq-train's output as progress; the whole log to a file"),
     "generate-progress": Command("text.generate_progress", "fairseq-generate's output to a file, with progress"),
@@ -50,6 +50,14 @@ COMMANDS = {
     "export-model-bin": Command("homework.model_bin", "a cs224n_nmt checkpoint -> a CS224n starter model.bin",
                                 "export"),
 }
+
+
+def positive_int(text):
+    """An argparse type: a whole number of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def overview():

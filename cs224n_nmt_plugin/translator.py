@@ -28,7 +28,7 @@ class Hypothesis:
 class Translation:
     source_tokens: list  # the encoded source as the model reads it, ending with </s>
     unknown: list  # for each source token: True where the dictionary maps it to <unk>
-    cut: bool  # the line had more than prepare.MAX_TOKENS tokens and was cut
+    cut: bool  # the line had more than MAX_TOKENS (text/tokens.py) tokens and was cut
     hypotheses: list  # Hypothesis, best first
 
 

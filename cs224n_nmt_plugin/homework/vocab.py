@@ -4,7 +4,7 @@ The starter numbers its specials <pad>=0 <s>=1 </s>=2 <unk>=3, fairseq <s>=0 <pa
 </s>=2 <unk>=3; the other words keep their order (the starter's ids are by frequency).
 The a4 vocabulary holds the empty word '' (a double space in the text makes one); a
 fairseq dictionary cannot (its files and tokenizer split on whitespace), so '' is the
-pipeline's placeholder token EMPTY_TOKEN there, as in the prepared corpora (text/prepare.py).
+pipeline's placeholder token EMPTY_TOKEN there, as in the prepared corpora (text/tokens.py).
 
 ``Vocab`` and ``VocabEntry`` stand in for the starter's classes of the same names in its
 module ``vocab``: a model.bin pickles the starter's objects, and these let us read them
@@ -17,7 +17,7 @@ import types
 
 from fairseq.data import Dictionary
 
-from cs224n_nmt_plugin.text.prepare import EMPTY_TOKEN
+from cs224n_nmt_plugin.text.tokens import EMPTY_TOKEN
 
 A4_SPECIALS = ("<pad>", "<s>", "</s>", "<unk>")  # ids 0, 1, 2, 3 in the starter's vocabulary
 FAIRSEQ_SPECIALS = tuple(Dictionary().symbols)  # the same four words, in fairseq's order

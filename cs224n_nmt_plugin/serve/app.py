@@ -29,7 +29,8 @@ from pathlib import Path
 from cs224n_nmt_plugin.errors import InputError
 from cs224n_nmt_plugin.serve import requests
 from cs224n_nmt_plugin.serve.batching import BatchingQueue
-from cs224n_nmt_plugin.text.prepare import MAX_TOKENS, positive_int
+from cs224n_nmt_plugin.cli import positive_int
+from cs224n_nmt_plugin.text.tokens import MAX_TOKENS
 from cs224n_nmt_plugin.settings import BEAM, MAX_STEPS
 
 DEFAULT_MAX_LINES = 64

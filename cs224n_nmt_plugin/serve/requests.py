@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 
 from cs224n_nmt_plugin.text.bleu import sentence_bleu, tokenize
-from cs224n_nmt_plugin.text.prepare import MAX_TOKENS
+from cs224n_nmt_plugin.text.tokens import MAX_TOKENS
 from cs224n_nmt_plugin.settings import BEAM
 
 MAX_BODY_BYTES = 1 << 20

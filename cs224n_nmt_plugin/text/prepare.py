@@ -55,20 +55,19 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cs224n_nmt_plugin.cli import positive_int
 from cs224n_nmt_plugin.errors import InputError
+from cs224n_nmt_plugin.settings import SOURCE_LANG, TARGET_LANG
 from cs224n_nmt_plugin.text.files import read_lines, text_writer, write_files
+from cs224n_nmt_plugin.text.tokens import EMPTY_TOKEN, MAX_TOKENS
 
-EMPTY_TOKEN = "<empty>"
-LANGS = ("es", "en")
+LANGS = (SOURCE_LANG, TARGET_LANG)
 SPLITS = ("train", "valid", "test")
 A4_FILE_STEMS = {"train": ("train",), "valid": ("dev",), "test": ("test",)}
 FOLDER_FILE_STEMS = {"train": ("train",), "valid": ("valid", "dev"), "test": ("test",)}
 BPE_SEPARATOR = "@@"
 DEFAULT_BPE_MERGES = 8000
 MANIFEST_NAME = "prepare.json"
-# The most tokens a side may have: the model's 1024 source/target positions
-# (model.DEFAULT_MAX_POSITIONS, fairseq's --max-source/target-positions) less the </s> fairseq appends.
-MAX_TOKENS = 1023
 
 
 @dataclass
@@ -339,13 +338,6 @@ def prepare_corpus(args):
     files[MANIFEST_NAME] = json.dumps(record, indent=2) + "\n"
     write_files({Path(args.out) / name: text_writer(text) for name, text in files.items()})  # all or nothing
     return record
-
-
-def positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def add_arguments(parser):

@@ -1,4 +1,6 @@
-"""A self-contained HTML report (and a markdown summary) of a system's translations of a test set.
+"""A self-contained HTML report (and a markdown summary) of a system's translations of a test set,
+from the translations as text (and, for heatmaps, the model's Translation objects): the
+``cs224n-nmt report`` command (report_command.py, which loads the model when there is one).
 
     cs224n-nmt report --source TEST.es --reference TEST.en \\
         (--hypotheses OUT.txt [--data-bin DATA_BIN] | --checkpoint CKPT.pt --data-bin DATA_BIN) \\
@@ -46,9 +48,10 @@ from typing import TYPE_CHECKING
 from cs224n_nmt_plugin.errors import InputError, UsageError
 from cs224n_nmt_plugin.text.bleu import A4_WEIGHTS, sentence_bleu, tokenize
 from cs224n_nmt_plugin.text.files import read_lines
-from cs224n_nmt_plugin.text.prepare import positive_int, write_atomically
-from cs224n_nmt_plugin.text.scores import score_lines
+from cs224n_nmt_plugin.cli import positive_int
 from cs224n_nmt_plugin.settings import BEAM, decoding_summary
+from cs224n_nmt_plugin.text.files import text_writer
+from cs224n_nmt_plugin.text.scores import score_lines
 from cs224n_nmt_plugin.text.translation_io import encode_for_data_bin
 
 if TYPE_CHECKING:
@@ -157,9 +160,9 @@ def find_unknown_words(sources, data_bin):
 # ----- translation and attention ---------------------------------------------------------
 
 
-def translate(translator, sources, attention_for):
-    """The a4-text hypotheses of every line, and the heatmaps of the lines in attention_for."""
-    translations = translator.translate(sources)
+def hypotheses_and_heatmaps(translations, attention_for):
+    """The a4-text hypotheses of every line's Translation (translator.py), and the heatmaps of
+    the lines in attention_for."""
     heatmaps = []
     for index in attention_for:
         translation = translations[index - 1]
@@ -352,6 +355,14 @@ def check_arguments(args):
         raise UsageError("--attention-for needs --checkpoint (attention comes from the model)")
 
 
+def read_inputs(args):
+    """The source and reference lines, checked against each other and --attention-for."""
+    check_arguments(args)
+    sources, references = read_lines(args.source), read_lines(args.reference)
+    check_lines(sources, references, args)
+    return sources, references
+
+
 def check_lines(sources, references, args):
     if not sources:
         raise InputError(args.source, "has no lines")
@@ -373,38 +384,34 @@ def inputs_of(args):
     return inputs
 
 
-def build_report(args):
-    """The Report, and the hypotheses file to write (None with --hypotheses)."""
-    sources, references = read_lines(args.source), read_lines(args.reference)
-    check_lines(sources, references, args)
+def build_report(args, sources, references, translations=None):
+    """The Report, and the hypotheses file to write (None with --hypotheses). ``translations``:
+    the model's Translation of every source line, with --checkpoint."""
     unknown_words = find_unknown_words(sources, args.data_bin) if args.data_bin is not None else None
     heatmaps = []
-    if args.checkpoint is not None:
-        from cs224n_nmt_plugin.translator import Translator
-
-        hypotheses, heatmaps = translate(Translator(args.checkpoint, args.data_bin), sources,
-                                         args.attention_for or DEFAULT_ATTENTION_FOR[: len(sources)])
+    if translations is not None:
+        hypotheses, heatmaps = hypotheses_and_heatmaps(translations,
+                                                       args.attention_for or DEFAULT_ATTENTION_FOR[: len(sources)])
     else:
         hypotheses = read_lines(args.hypotheses)
     corpus = score_lines(hypotheses, references, args.hypotheses or args.checkpoint)
     sentences = score_sentences(sources, references, hypotheses)
     report = Report(inputs_of(args), corpus, sentences, args.n, unknown_words, heatmaps, draw_images(sentences, heatmaps))
-    return report, (hypotheses if args.checkpoint is not None else None)
+    return report, (hypotheses if translations is not None else None)
 
 
-def output_files(report, hypotheses):
+def output_files(report, out, hypotheses):
+    """report.html and summary.md in ``out``, with the model's translations hypotheses.txt: writers
+    for files.write_files."""
     files = {"report.html": render_html(report), "summary.md": render_markdown(report)}
     if hypotheses is not None:
         files["hypotheses.txt"] = "".join(f"{line}\n" for line in hypotheses)
-    return files
+    return {Path(out) / name: text_writer(text) for name, text in files.items()}
 
 
-def run(args):
-    check_arguments(args)
-    report, hypotheses = build_report(args)
-    write_atomically(args.out, output_files(report, hypotheses))
+def print_summary(report, out):
     if report.images is None:
         print("warning: matplotlib is not installed, so the report has no images", file=sys.stderr)
     print(f"a4 BLEU {report.corpus['a4_bleu']:.2f}, sacreBLEU {report.corpus['sacrebleu']:.2f} "
           f"on {report.corpus['sentences']} sentences")
-    print(f"wrote {args.out / 'report.html'} and {args.out / 'summary.md'}")
+    print(f"wrote {Path(out) / 'report.html'} and {Path(out) / 'summary.md'}")

@@ -6,7 +6,7 @@ recipe a corpus was prepared with (read from its prepare.json).
 
 ``encode`` turns raw Spanish (a4 text) into what fairseq-interactive must read, one line
 per input line (an empty line too: a4 reads it as the single token ''); a line of more
-than prepare.MAX_TOKENS (1023) tokens after encoding is cut to its first 1023, with a
+than MAX_TOKENS (1023) tokens after encoding is cut to its first 1023, with a
 one-line warning on stderr that counts them, so that it fits the model's 1024 positions
 and every input line still gets its translation;
 ``collect`` takes the H- lines of fairseq-generate or fairseq-interactive output, puts
@@ -20,6 +20,7 @@ from pathlib import Path
 from cs224n_nmt_plugin.errors import InputError
 from cs224n_nmt_plugin.text import prepare
 from cs224n_nmt_plugin.text.files import read_lines, write_lines
+from cs224n_nmt_plugin.text.tokens import MAX_TOKENS
 
 def recipe_of(text_dir):
     manifest = Path(text_dir) / prepare.MANIFEST_NAME
@@ -57,8 +58,8 @@ def truncate_long_lines(lines):
     result, numbers = [], []
     for number, line in enumerate(lines, start=1):
         tokens = line.split()
-        if len(tokens) > prepare.MAX_TOKENS:
-            line = " ".join(tokens[: prepare.MAX_TOKENS])
+        if len(tokens) > MAX_TOKENS:
+            line = " ".join(tokens[:MAX_TOKENS])
             numbers.append(number)
         result.append(line)
     return result, numbers
@@ -88,8 +89,8 @@ def add_encode_arguments(parser):
 def run_encode(args):
     lines, cut = truncate_long_lines(encode_source_lines(read_lines(args.raw), args.text_dir))
     if cut:
-        print(f"warning: {args.raw}: {len(cut)} line(s) of more than {prepare.MAX_TOKENS} tokens cut to "
-              f"their first {prepare.MAX_TOKENS} (line {', '.join(map(str, cut[:5]))}"
+        print(f"warning: {args.raw}: {len(cut)} line(s) of more than {MAX_TOKENS} tokens cut to "
+              f"their first {MAX_TOKENS} (line {', '.join(map(str, cut[:5]))}"
               f"{', ...' if len(cut) > 5 else ''})", file=sys.stderr)
     write_lines(args.encoded, lines)
 
