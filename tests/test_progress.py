@@ -186,18 +186,21 @@ def test_durations_and_bars():
     assert bar(0.5, width=4) == "[##..]" and bar(1.7, width=2) == "[##]" and bar(-1, width=2) == "[..]"
 
 
-def test_generate_progress_counts_hypotheses_against_the_total_and_prints_a_line_a_minute_elsewhere():
+def test_generate_progress_counts_hypotheses_and_elsewhere_prints_a_line_a_tenth_after_the_first_minute():
     now = [0.0]
     console = io.StringIO()
-    display = ProgressDisplay("[translate]", stream=console, mode="lines", lines_every=60, clock=lambda: now[0])
-    progress = GenerateProgress(display, total=4, clock=lambda: now[0])
+    display = ProgressDisplay("[translate]", stream=console, mode="lines")
+    progress = GenerateProgress(display, total=20, clock=lambda: now[0])
     for seconds, line in ((10, b"S-0\tuna\n"), (20, b"H-0\t-0.5\tone\n"), (30, b"D-0\t-0.5\tone\n"),
-                          (90, b"H-1\t-0.2\ttwo\n")):
+                          (59, b"H-1\t-0.2\ttwo\n"), (90, b"H-2\t-0.2\ttwo\n"), (91, b"H-3\t-0.2\ttwo\n"),
+                          (92, b"H-4\t-0.2\ttwo\n")):
         now[0] = seconds
         progress.read(line)
-    assert progress.done == 2
-    # paced from the first hypothesis (20 s: the model loads before it), 70 s a sentence
-    assert console.getvalue() == f"[translate] {bar(0.5)}  50% 2/4 sentences, 1:30 spent, ~2:20 left\n"
+    assert progress.done == 5
+    # nothing in the first minute; at 90 s 15% done, paced from the first hypothesis (the model loads
+    # before it): 35 s a sentence; at 91 s 5% more than that line (none), at 92 s 10% more
+    assert console.getvalue() == (f"[translate] {bar(0.15)}  15% 3/20 sentences, 1:30 spent, ~9:55 left\n"
+                                  f"[translate] {bar(0.25)}  25% 5/20 sentences, 1:32 spent, ~4:30 left\n")
 
 
 def run_command(*args, stdin):

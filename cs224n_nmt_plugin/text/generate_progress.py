@@ -6,8 +6,8 @@ translated so far shown as progress.
 Every line read goes to OUTPUT unchanged (the caller renames it into place when the command
 succeeded). The console shows the hypotheses (H-* lines) counted against N, the time spent and
 the time left: a bar redrawn in place on a terminal, removed when the step ends; elsewhere
-(PROGRESS_DISPLAY=lines, the default when the output is not a terminal) a line a minute, so
-that a short step prints nothing.
+(PROGRESS_DISPLAY=lines, the default when the output is not a terminal) nothing for the first
+minute, then a line for every tenth of the sentences, so that a short step prints nothing.
 """
 import sys
 import time
@@ -15,7 +15,8 @@ from pathlib import Path
 
 from cs224n_nmt_plugin.text.progress_display import MODES, ProgressDisplay, bar, duration, percent
 
-LINES_EVERY_SECONDS = 60
+QUIET_SECONDS = 60  # a step shorter than this prints no progress line
+LINE_FRACTION = 0.1  # after that, a line for every tenth of the sentences
 
 
 class GenerateProgress:
@@ -29,6 +30,7 @@ class GenerateProgress:
         self.started = clock()
         self.first_at = None
         self.done = 0
+        self.noted = 0.0  # the fraction done at the last progress line
 
     def read(self, line):
         if line.startswith(b"H-"):
@@ -36,6 +38,13 @@ class GenerateProgress:
             if self.first_at is None:
                 self.first_at = self.clock()
             self.display.status(self.status())
+            if self.display.mode == "lines" and self._worth_a_line():
+                self.display.note(self.status())
+                self.noted = self.done / max(self.total, 1)
+
+    def _worth_a_line(self):
+        return (self.clock() - self.started >= QUIET_SECONDS
+                and self.done / max(self.total, 1) - self.noted >= LINE_FRACTION)
 
     def status(self):
         now = self.clock()
@@ -56,7 +65,7 @@ def add_arguments(parser):
 
 
 def run(args):
-    display = ProgressDisplay(f"[{args.label}]", mode=args.display, lines_every=LINES_EVERY_SECONDS)
+    display = ProgressDisplay(f"[{args.label}]", mode=args.display)
     progress = GenerateProgress(display, args.total)
     with open(args.output, "wb") as output:  # bytes as they come: the output is copied, not decoded
         for line in sys.stdin.buffer:

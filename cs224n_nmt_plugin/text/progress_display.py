@@ -1,6 +1,6 @@
 """One status line a person can read while a long step runs: on a terminal (or a notebook cell,
-PROGRESS_DISPLAY=bar) a bar redrawn in place; elsewhere (a log file, CI) plain lines that are
-printed only when they say something new, so that a captured run stays short.
+PROGRESS_DISPLAY=bar) a bar redrawn in place; elsewhere (a log file, CI) only the few lines the
+step chooses to keep, so that a captured run stays short.
 
 PROGRESS_DISPLAY=bar|lines chooses the mode where the default guess is wrong.
 """
@@ -43,37 +43,28 @@ def percent(fraction):
 
 
 class ProgressDisplay:
-    """``status(text)`` replaces the live status line (bar mode: redrawn at most every
-    ``REDRAW_SECONDS``; lines mode: printed only every ``lines_every`` seconds, if given);
-    ``note(text)`` prints a line that stays, in both modes; ``close()`` removes the live line.
-    Every line starts with ``prefix``."""
+    """``status(text)`` replaces the live status line (bar mode only, redrawn at most every
+    ``REDRAW_SECONDS``); ``note(text)`` prints a line that stays, in both modes; ``close()``
+    removes the live line. Every line starts with ``prefix``. What deserves a note in lines mode
+    is for the caller to say."""
 
     REDRAW_SECONDS = 0.2  # a notebook keeps every redraw in the cell's output: not one per sentence
 
-    def __init__(self, prefix, stream=None, mode=None, lines_every=None, clock=time.monotonic):
+    def __init__(self, prefix, stream=None, mode=None, clock=time.monotonic):
         self.prefix = prefix
         self.stream = stream or sys.stdout
         self.mode = choose_mode(self.stream, mode)
-        self.lines_every = lines_every
         self.clock = clock
         self.latest = ""  # the latest status line
         self.shown = ""  # the live line on screen (bar mode)
         self.shown_at = None
-        self.last_line_at = None
 
     def status(self, text):
         self.latest = f"{self.prefix} {text}"
         now = self.clock()
-        if self.mode == "bar":
-            if self.shown_at is None or now - self.shown_at >= self.REDRAW_SECONDS:
-                self._redraw(self.latest)
-                self.shown_at = now
-        elif self.lines_every is not None:
-            if self.last_line_at is None:
-                self.last_line_at = now
-            elif now - self.last_line_at >= self.lines_every:
-                self._write(self.latest + "\n")
-                self.last_line_at = now
+        if self.mode == "bar" and (self.shown_at is None or now - self.shown_at >= self.REDRAW_SECONDS):
+            self._redraw(self.latest)
+            self.shown_at = now
 
     def note(self, text):
         live = bool(self.shown)

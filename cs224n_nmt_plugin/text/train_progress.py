@@ -10,8 +10,8 @@ shows instead:
   learning rate was shrunk of the times that stop it), the latest training loss and dev
   perplexity, the time spent and the time left (at the current pace, measured from the log's
   timestamps, validations included);
-* one line at each validation (dev perplexity, the best so far) and a last line saying how the
-  run ended;
+* a line with the dev perplexity (and the best so far) at the first validation and at each one
+  that finds the run 5% further along than the last line did, and a line saying how the run ended;
 * fairseq's warnings and errors, and Python's warnings.
 
 It leaves out what fairseq logs at the INFO level for whoever reads the log: the configuration
@@ -37,6 +37,7 @@ RECORD = re.compile(r"^(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \| (?P<level>[A-
                     r"(?P<message>.*)$")
 PYTHON_WARNING = re.compile(r"^\S.*:\d+: \w*Warning: ")
 SHOWN_LEVELS = ("WARNING", "ERROR", "CRITICAL")
+NOTE_FRACTION = 0.05  # a validation's line once the run is this much further along than the last one's
 
 
 def _setting(config_line, name, default=None):
@@ -110,6 +111,7 @@ class TrainProgress:
         self.stop_reason = None
         self.finished = False
         self.shown_record = False  # the last record was shown: its continuation lines are too
+        self.noted = None  # the fraction done at the last validation line
 
     def read(self, line):
         line = line.rstrip("\r\n")
@@ -159,9 +161,13 @@ class TrainProgress:
         self.updates = int(record.get("valid_num_updates", self.updates))
         self.dev_ppl = float(record["valid_ppl"])
         self.best_dev_ppl = min(self.dev_ppl, self.best_dev_ppl or self.dev_ppl)
+        self.display.status(self.status())
+        fraction = self.fraction() or 0.0
+        if self.noted is not None and fraction - self.noted < NOTE_FRACTION:
+            return
+        self.noted = fraction
         self.display.note(f"{self._position()}: dev ppl {self.dev_ppl:.2f} (best {self.best_dev_ppl:.2f})"
                           + (f", train loss {self.loss:.2f}" if self.loss is not None else "") + self._times())
-        self.display.status(self.status())
 
     def fraction(self):
         """How far along the run is, 0 to 1 (None where nothing bounds it)."""
