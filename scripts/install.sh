@@ -35,9 +35,10 @@ if [[ -n $wheelhouse ]]; then
   [[ -d $wheelhouse ]] || die "$wheelhouse: no such folder (make it with scripts/wheelhouse.sh)"
   index=(--no-index --find-links "$wheelhouse")
 fi
-say "installing the plugin into $("$python" -c 'import sys; print(sys.prefix)'), keeping $(tr '\n' ' ' < "$work/keep.txt")"
-"$python" -m pip install --quiet --disable-pip-version-check "${index[@]}" -c "$work/keep.txt" "${editable[@]}" "$REPO" ||
-  die "pip could not install the plugin (see above)"
+say "installing the plugin into $("$python" -c 'import sys; print(sys.prefix)')," \
+    "keeping $(tr '\n' ' ' < "$work/keep.txt")"
+"$python" -m pip install --quiet --disable-pip-version-check "${index[@]}" -c "$work/keep.txt" "${editable[@]}" \
+  "$REPO" || die "pip could not install the plugin (see above)"
 after=$("$python" -c 'import torch; print(torch.__version__)' 2>/dev/null)
 [[ $after == "$installed" ]] || die "torch changed from $installed to $after"
 # fairseq logs a notice about tensorboardX at import time: not for this line

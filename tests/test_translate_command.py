@@ -8,7 +8,6 @@ import time
 
 import pytest
 
-from conftest import REPO
 from cs224n_nmt_plugin.translator import Translator
 
 pytestmark = pytest.mark.slow  # each command loads a trained model
