@@ -24,14 +24,12 @@ is the first file of its save), and fails with one line when none is readable or
 checkpoint_last.pt was trained with other dictionaries than DATA_BIN's.
 """
 import re
-import shutil
 from pathlib import Path
 
 from cs224n_nmt_plugin.errors import InputError, brief
-from cs224n_nmt_plugin.text.files import write_files
+from cs224n_nmt_plugin.settings import FAIRSEQ_SPECIALS, SOURCE_LANG, TARGET_LANG
+from cs224n_nmt_plugin.text.files import copy_writer, write_files
 
-SOURCE_LANG, TARGET_LANG = "es", "en"
-FAIRSEQ_SPECIALS = 4  # <s> <pad> </s> <unk>, before the words of a dict.*.txt
 ARCH_PREFIX = "cs224n_"
 EMBEDDINGS = {SOURCE_LANG: "encoder.embed_tokens.weight", TARGET_LANG: "decoder.embed_tokens.weight"}
 
@@ -91,7 +89,7 @@ def dictionary_size(data_bin, lang):
     if not path.is_file():
         raise InputError(path, f"missing: {data_bin} is not a fairseq-preprocess folder with {lang} text")
     with open(path, "rb") as stream:
-        return FAIRSEQ_SPECIALS + sum(1 for line in stream if line.strip())
+        return len(FAIRSEQ_SPECIALS) + sum(1 for line in stream if line.strip())
 
 
 def check_state(path, state, data_bin):
@@ -141,7 +139,7 @@ def resume(save_dir, data_bin):
         raise InputError(last, f"{damage.problem}; no other checkpoint in {save_dir} "
                                    "is readable: remove it to train from the start")
     updates, source = max(candidates)
-    write_files({last: lambda temporary: shutil.copyfile(source, temporary)})
+    write_files({last: copy_writer(source)})
     return f"{last} was damaged (a kill during fairseq's copy?): replaced by {source.name} ({updates} updates)"
 
 

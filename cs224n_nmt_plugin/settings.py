@@ -1,5 +1,10 @@
 """The pipeline's settings, in one place: the Python tools import them and the shell scripts ask
-for them (``python -m cs224n_nmt_plugin.settings NAME`` prints one value a line).
+for them, one value a line::
+
+    python -m cs224n_nmt_plugin.settings decoding [--search fairseq]   # fairseq-generate's options
+    python -m cs224n_nmt_plugin.settings decoding-summary [--search fairseq]
+    python -m cs224n_nmt_plugin.settings preprocess                    # fairseq-preprocess's options
+    python -m cs224n_nmt_plugin.settings layout NAME                   # corpus NAME's four folders
 
 Nothing here imports fairseq or torch.
 """
@@ -10,9 +15,27 @@ import sys
 from pathlib import Path
 
 SOURCE_LANG, TARGET_LANG = "es", "en"
+# The four words fairseq's Dictionary puts before a dict.*.txt's words, in its order.
+FAIRSEQ_SPECIALS = ("<s>", "<pad>", "</s>", "<unk>")
 
-# The homework's test decoding (A4_SPEC.md): its own beam search, beam 5, at most 70 steps
-# (max_decoding_time_step, the </s> step included), hypotheses ranked by summed log-probability.
+# ----- the vocabulary: the a4 rule (A4_SPEC.md) ------------------------------------------------
+# At most 50,000 words per side, each seen at least twice in the training text, built separately
+# for each language, and no padding of the dictionaries to a multiple of 8.
+VOCABULARY_WORDS = 50_000
+VOCABULARY_MIN_COUNT = 2
+
+
+def preprocess_options():
+    """fairseq-preprocess's options for the a4 vocabulary rule (its word counts include the specials)."""
+    words = str(VOCABULARY_WORDS + len(FAIRSEQ_SPECIALS))
+    count = str(VOCABULARY_MIN_COUNT)  # fairseq drops a word seen fewer times than its threshold
+    return ["--nwordssrc", words, "--nwordstgt", words, "--thresholdsrc", count, "--thresholdtgt", count,
+            "--padding-factor", "1"]
+
+
+# ----- decoding: the homework's test decoding (A4_SPEC.md) -------------------------------------
+# Its own beam search, beam 5, at most 70 steps (max_decoding_time_step, the </s> step included),
+# hypotheses ranked by summed log-probability.
 TASK = "cs224n_translation"  # the plugin's task: --search chooses the generator (tasks/cs224n_translation.py)
 SEARCHES = ("homework", "fairseq")
 BEAM = 5
@@ -41,7 +64,15 @@ def decoding_options(search="homework"):
     return options
 
 
-# ----- where the pipeline keeps a corpus's files, as scripts/lib.sh's corpus_paths names them -----
+def decoding_summary(search="homework"):
+    """What ``decoding_options(search)`` decodes with, in words, for logs and reports."""
+    if search == "fairseq":
+        return (f"fairseq's beam search, beam {BEAM}, at most {MAX_STEPS} words then </s>, "
+                f"</s> allowed first, summed log-probability")
+    return f"the homework's beam search, beam {BEAM}, at most {MAX_STEPS} steps, summed log-probability"
+
+
+# ----- where the pipeline keeps a corpus's files ------------------------------------------------
 CORPUS_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 
 
@@ -57,6 +88,11 @@ def data_bin_dir(name):
     return Path(os.environ.get("DATA_BIN_ROOT") or project_root() / "data-bin") / _checked(name)
 
 
+def text_dir(name):
+    """data-bin/NAME/text: the prepared text, prepare.json and the references."""
+    return data_bin_dir(name) / "text"
+
+
 def run_dir(name):
     """outputs/NAME: the training log, translations and scores of corpus NAME (OUTPUTS_ROOT moves outputs)."""
     return Path(os.environ.get("OUTPUTS_ROOT") or project_root() / "outputs") / _checked(name)
@@ -68,30 +104,32 @@ def checkpoint_dir(name):
 
 def _checked(name):
     if not CORPUS_NAME.match(name):
-        raise ValueError(f"corpus name {name!r} may only hold letters, digits, '.', '_' and '-'")
+        raise ValueError(f"corpus name '{name}' may only hold letters, digits, '.', '_' and '-'")
     return name
 
 
-def decoding_summary(search="homework"):
-    """What ``decoding_options(search)`` decodes with, in words, for logs and reports."""
-    if search == "fairseq":
-        return (f"fairseq's beam search, beam {BEAM}, at most {MAX_STEPS} words then </s>, "
-                f"</s> allowed first, summed log-probability")
-    return f"the homework's beam search, beam {BEAM}, at most {MAX_STEPS} steps, summed log-probability"
-
-
+# ----- the shell scripts' questions ----------------------------------------------------------------
 SETTINGS = {
     "decoding": lambda args: decoding_options(args.search),
     "decoding-summary": lambda args: [decoding_summary(args.search)],
+    "preprocess": lambda args: preprocess_options(),
+    "layout": lambda args: [str(folder(args.corpus)) for folder in (data_bin_dir, text_dir, run_dir, checkpoint_dir)],
 }
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m cs224n_nmt_plugin.settings", description=__doc__.split("\n\n")[0])
     parser.add_argument("name", choices=sorted(SETTINGS))
+    parser.add_argument("corpus", nargs="?", help="the corpus NAME (layout)")
     parser.add_argument("--search", choices=SEARCHES, default="homework", help="for decoding (default: homework)")
     args = parser.parse_args(argv)
-    print("\n".join(SETTINGS[args.name](args)))
+    if (args.name == "layout") != (args.corpus is not None):
+        parser.error("a corpus NAME goes with layout, and only with it")
+    try:
+        print("\n".join(SETTINGS[args.name](args)))
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -53,20 +53,17 @@ import malloc_settings
 from compare_rounds import (BudgetError, Target, catch_up_targets, make_plan, ratio_summary, read_round_log,
                             round_orders, rotated, spread, timed_dev_points)
 from cs224n_nmt_plugin.errors import InputError
-from cs224n_nmt_plugin.preflight import UnreadableCheckpoint, copy_atomically, load_checkpoint, num_updates
-from cs224n_nmt_plugin.settings import SEARCHES, decoding_options, decoding_summary
-from cs224n_nmt_plugin.text.files import read_lines, text_writer, write_files, write_lines
+from cs224n_nmt_plugin.preflight import UnreadableCheckpoint, load_checkpoint, num_updates
+from cs224n_nmt_plugin.settings import SEARCHES, data_bin_dir, decoding_summary
+from cs224n_nmt_plugin.settings import run_dir as outputs_dir
+from cs224n_nmt_plugin.text.files import copy_writer, read_lines, text_writer, write_files, write_lines
 from cs224n_nmt_plugin.text.learning_curve import Point, mermaid_dev_ppl
-from cs224n_nmt_plugin.text.prepare import postprocess_hypothesis
 from cs224n_nmt_plugin.text.scores import paired_significance, score_lines
-from cs224n_nmt_plugin.text.translation_io import hypotheses_in_order, recipe_of
+from decode_test_split import DecodingFailed, decode_test_split
 from fairseq_lstm_baseline import fairseq_lstm_options
 
 REPO = Path(__file__).resolve().parents[1]
 TRAIN = [sys.executable, str(REPO / "scripts" / "fairseq_train.py")]  # fairseq-train, and its peak GPU memory
-GENERATE = [sys.executable, "-m", "fairseq_cli.generate"]  # fairseq-generate, wherever fairseq is installed
-DATA_BIN_ROOT = Path(os.environ.get("DATA_BIN_ROOT", REPO / "data-bin"))  # as scripts/lib.sh
-OUTPUTS_ROOT = Path(os.environ.get("OUTPUTS_ROOT", REPO / "outputs"))
 A4_TRAINING = ["--lr", "1e-3", "--clip-norm", "5", "--batch-size", "32", "--sentence-avg", "--seed", "0"]
 # Each epoch's batches from seed + epoch, so that a resumed process forms the batches an uninterrupted
 # one would (scripts/train.sh says more).
@@ -76,7 +73,6 @@ A4_CROSS_ENTROPY = ["--criterion", "a4_cross_entropy"]  # the same loss at the t
 A4_ADAM = ["--optimizer", "a4_adam"]  # the homework's torch.optim.Adam (cs224n_nmt_plugin/optim/a4_adam.py)
 FAIRSEQ_ADAM = ["--optimizer", "adam"]  # what a fairseq user reaches for
 CPU_LOADING = ["--num-workers", "0"]  # scripts/train.sh's CPU recipe: batches loaded in the training process
-DECODING_BATCHES = ["--batch-size", "64", "--required-batch-size-multiple", "1"]
 LINE_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"]  # one per contestant, in the PNG and the chart
 ROUNDS, CATCH_UP = "rounds", "catch-up"  # the two phases of training
 AFTER_ROUNDS, AFTER_CATCH_UP = "after-rounds", "after-catch-up"  # the checkpoints decoded
@@ -160,7 +156,7 @@ def replace_by_best(save_dir, damage):
         state = load_checkpoint(best)
     except InputError:
         fail(f"{damage}; {best} is not readable either: move {save_dir.parent} away to train that model from the start")
-    copy_atomically(best, save_dir / "checkpoint_last.pt")
+    write_files({save_dir / "checkpoint_last.pt": copy_writer(best)})
     print(f"[compare] {damage.path} was damaged (a kill during fairseq's copy?): replaced by {best.name}", flush=True)
     return state
 
@@ -263,7 +259,7 @@ def snapshot_after_rounds(comparison):
     for label in comparison.contestants:
         if label not in comparison.progress["snapshots"]:
             snapshot = comparison.run_dir(label) / "checkpoint_best_after_rounds.pt"
-            copy_atomically(comparison.save_dir(label) / "checkpoint_best.pt", snapshot)
+            write_files({snapshot: copy_writer(comparison.save_dir(label) / "checkpoint_best.pt")})
             comparison.progress["snapshots"][label] = str(snapshot)
             comparison.save_progress()
 
@@ -289,25 +285,16 @@ def checkpoints_to_decode(comparison, label):
 def translate_and_score(comparison, label, which, checkpoint):
     """Decodes the test split like scripts/translate.sh; returns the scores and the hypotheses' file."""
     folder = comparison.run_dir(label) / f"test-{which}"
-    device = ["--cpu"] if "--cpu" in comparison.contestants[label] else []
-    command = [*GENERATE, str(comparison.data_bin), "--user-dir", str(REPO / "cs224n_nmt_plugin"),
-               "--source-lang", "es", "--target-lang", "en", "--gen-subset", "test", "--path", str(checkpoint),
-               *decoding_options(comparison.search), *DECODING_BATCHES, *device]
     print(f"[compare] translating the test set with {label} ({checkpoint.name})", flush=True)
-    output_path = folder / "generate-test.txt"
-    status, _, _ = run_measured(command, output_path)
-    if status != 0:
-        fail(f"fairseq-generate of {label} failed (exit {status}); see {output_path}")
-    output = output_path.read_text().splitlines()
-    text_dir = comparison.data_bin / "text"
-    references = read_lines(text_dir / "ref.test.en")
-    recipe = recipe_of(text_dir)
-    hypotheses = [postprocess_hypothesis(h, recipe) for h in hypotheses_in_order(output, len(references), output_path)]
-    write_lines(folder / "test_outputs.txt", hypotheses)
-    speed = re.search(r"Translated [\d,]+ sentences .* \(([\d.]+) sentences/s", "\n".join(output))
-    scores = score_lines(hypotheses, references, folder / "test_outputs.txt")
+    try:
+        decoded = decode_test_split(comparison.data_bin, checkpoint, comparison.search, folder,
+                                    cpu="--cpu" in comparison.contestants[label])
+    except DecodingFailed as error:
+        fail(f"{label}: {error}")
+    references = read_lines(comparison.data_bin / "text" / "ref.test.en")
+    scores = score_lines(decoded.hypotheses, references, folder / "test_outputs.txt")
     return {"test_a4_bleu": scores["a4_bleu"], "test_sacrebleu": scores["sacrebleu"],
-            "generate_beam5_sentences_per_s": float(speed.group(1)), "hypotheses": str(folder / "test_outputs.txt")}
+            "generate_beam5_sentences_per_s": decoded.sentences_per_s, "hypotheses": str(folder / "test_outputs.txt")}
 
 
 def decode_all(comparison):
@@ -613,10 +600,13 @@ def main(argv=None):
         plan = make_plan(kind, amount, args.rounds or 2 * len(labels))
     except BudgetError as error:
         fail(error)
-    data_bin = DATA_BIN_ROOT / args.name
+    try:
+        data_bin, run_dir = data_bin_dir(args.name), outputs_dir(args.name)
+    except ValueError as error:
+        fail(error)
     if not (data_bin / ".preprocess.stamp").is_file():
         fail(f"{data_bin} is not binarized: run bash scripts/run.sh or scripts/preprocess.sh first")
-    out = OUTPUTS_ROOT / args.name / ("compare" + (f"-{args.variants}" if args.variants else ""))
+    out = run_dir / ("compare" + (f"-{args.variants}" if args.variants else ""))
     settings = comparison_settings(args, data_bin, gpu, size, labels, ratios, plan)
     comparison = Comparison(out, data_bin, plan, labels, ratios, args.search)
     comparison.progress = open_comparison(out, settings, args.fresh) or comparison.progress

@@ -10,21 +10,18 @@ Writes outputs/NAME/searches/: each search's fairseq-generate output and test_ou
 comparison.md with the table it prints.
 """
 import argparse
-import os
 import statistics
 import sys
 from pathlib import Path
 
 import torch
 
-from cs224n_nmt_plugin.settings import SEARCHES, decoding_summary
+from cs224n_nmt_plugin.settings import SEARCHES, checkpoint_dir, data_bin_dir, decoding_summary
+from cs224n_nmt_plugin.settings import run_dir as outputs_dir
 from cs224n_nmt_plugin.text.files import read_lines, write_lines
 from cs224n_nmt_plugin.text.scores import score_lines
 from decode_test_split import DecodingFailed, decode_test_split
 
-REPO = Path(__file__).resolve().parents[1]
-DATA_BIN_ROOT = Path(os.environ.get("DATA_BIN_ROOT", REPO / "data-bin"))
-OUTPUTS_ROOT = Path(os.environ.get("OUTPUTS_ROOT", REPO / "outputs"))
 
 
 def decode_alternating(data_bin, checkpoint, out, repeats, cpu):
@@ -66,8 +63,11 @@ def main():
     parser.add_argument("--repeats", type=int, default=3, help="decodes per search, alternating (default 3)")
     parser.add_argument("--cpu", action="store_true", help="decode on the CPU even where there is a GPU")
     args = parser.parse_args()
-    data_bin, run_dir = DATA_BIN_ROOT / args.name, OUTPUTS_ROOT / args.name
-    checkpoint = run_dir / "checkpoints" / "checkpoint_best.pt"
+    try:
+        data_bin, run_dir, checkpoint = data_bin_dir(args.name), outputs_dir(args.name), checkpoint_dir(args.name)
+    except ValueError as error:
+        sys.exit(f"[compare-searches] error: {error}")
+    checkpoint = checkpoint / "checkpoint_best.pt"
     if not checkpoint.is_file() or not (data_bin / "text" / "ref.test.en").is_file():
         sys.exit(f"[compare-searches] error: {checkpoint}: no trained run of {args.name} (run bash scripts/run.sh)")
     if args.repeats < 1:

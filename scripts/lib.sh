@@ -50,14 +50,23 @@ if tuple(int(part) for part in torch.__version__.split("+")[0].split(".")[:2]) <
 PY
 }
 
-# corpus_paths NAME: the folders of corpus NAME (DATA_BIN_ROOT and OUTPUTS_ROOT move them)
+# settings QUESTION [ARGS...]: cs224n_nmt_plugin/settings.py's answer, one value a line (it needs
+# only Python's standard library, so any python3 answers before an environment is chosen)
+settings() {
+  PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}" "${PYTHON:-python3}" -m cs224n_nmt_plugin.settings "$@"
+}
+
+# corpus_paths NAME: the folders of corpus NAME (settings.py's layout; DATA_BIN_ROOT and
+# OUTPUTS_ROOT move them)
 corpus_paths() {
-  [[ $1 =~ ^[A-Za-z0-9._-]+$ ]] || die "corpus name '$1' may only hold letters, digits, '.', '_' and '-'"
+  local layout
+  layout=$(settings layout "$1" 2>&1) || die "${layout#error: }"
+  mapfile -t layout <<< "$layout"
   NAME=$1
-  BIN_DIR=${DATA_BIN_ROOT:-$REPO/data-bin}/$NAME   # fairseq-preprocess output (dictionaries, binaries)
-  TEXT_DIR=$BIN_DIR/text                           # prepared text, prepare.json, references
-  RUN_DIR=${OUTPUTS_ROOT:-$REPO/outputs}/$NAME     # training log, translations, scores
-  CHECKPOINT_DIR=$RUN_DIR/checkpoints
+  BIN_DIR=${layout[0]}         # fairseq-preprocess output (dictionaries, binaries)
+  TEXT_DIR=${layout[1]}        # prepared text, prepare.json, references
+  RUN_DIR=${layout[2]}         # training log, translations, scores
+  CHECKPOINT_DIR=${layout[3]}
 }
 
 # is_current STAMP SETTINGS [INPUT...]: the step already ran with SETTINGS after its inputs changed

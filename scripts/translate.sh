@@ -12,7 +12,7 @@ use_environment
 
 output=$RUN_DIR/test_outputs.txt
 search=${SEARCH:-homework}
-decoding=$("$PYTHON" -m cs224n_nmt_plugin.settings decoding --search "$search" 2>/dev/null) ||
+decoding=$(settings decoding --search "$search" 2>/dev/null) ||
   die "SEARCH must be homework or fairseq, not '$search'"
 mapfile -t decoding <<< "$decoding"
 if is_current "$RUN_DIR/.translate.stamp" "translate $search" "$RUN_DIR/.train.stamp"; then
@@ -25,7 +25,7 @@ device=()
 has_cuda || device=(--cpu)
 trap 'rm -f "$RUN_DIR/generate-test.txt.tmp"' EXIT
 say "fairseq-generate on the test split of $BIN_DIR (log: $RUN_DIR/generate-test.log)"
-say "decoding: $("$PYTHON" -m cs224n_nmt_plugin.settings decoding-summary --search "$search")"
+say "decoding: $(settings decoding-summary --search "$search")"
 # --required-batch-size-multiple 1: fairseq would otherwise drop the last partial batch.
 generated "$RUN_DIR/generate-test.log" "$RUN_DIR/generate-test.txt.tmp" "$(wc -l < "$TEXT_DIR/test.es")" \
   fairseq-generate "$BIN_DIR" --user-dir "$PLUGIN" --source-lang es --target-lang en \

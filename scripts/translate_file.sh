@@ -13,7 +13,7 @@ input=$2 output=$3
 use_environment
 [[ -f $input ]] || die "$input: no such file"
 search=${SEARCH:-homework}
-decoding=$("$PYTHON" -m cs224n_nmt_plugin.settings decoding --search "$search" 2>/dev/null) ||
+decoding=$(settings decoding --search "$search" 2>/dev/null) ||
   die "SEARCH must be homework or fairseq, not '$search'"
 mapfile -t decoding <<< "$decoding"
 [[ -f $RUN_DIR/.train.stamp ]] || die "no finished training in $RUN_DIR: run bash scripts/train.sh $NAME first"
@@ -26,7 +26,7 @@ cs224n-nmt encode "$TEXT_DIR" "$input" "$work/input.es"
 device=()
 has_cuda || device=(--cpu)
 say "fairseq-interactive: $input -> $output (log: $RUN_DIR/interactive.log)"
-say "decoding: $("$PYTHON" -m cs224n_nmt_plugin.settings decoding-summary --search "$search")"
+say "decoding: $(settings decoding-summary --search "$search")"
 generated "$RUN_DIR/interactive.log" "$work/interactive.txt" "$(wc -l < "$work/input.es")" \
   fairseq-interactive "$BIN_DIR" --user-dir "$PLUGIN" --source-lang es --target-lang en \
   --path "$checkpoint" --input "$work/input.es" "${device[@]}" "${decoding[@]}" --buffer-size 2048 --batch-size 64

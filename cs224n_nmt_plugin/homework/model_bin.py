@@ -50,9 +50,9 @@ from cs224n_nmt_plugin.homework.vocab import (
     starter_order, starter_vocab_module,
 )
 from cs224n_nmt_plugin.models import CS224nNMTModel
+from cs224n_nmt_plugin.settings import SOURCE_LANG, TARGET_LANG
 from cs224n_nmt_plugin.text.files import text_writer, write_files
 
-SOURCE_LANG, TARGET_LANG = "es", "en"
 CHECKPOINT_NAME = "checkpoint.pt"
 # The starter's parameters with one row per word, and the side of the vocabulary they index.
 VOCAB_ROWS = {

@@ -15,12 +15,10 @@ import contextlib
 import sys
 import types
 
-from fairseq.data import Dictionary
-
+from cs224n_nmt_plugin.settings import FAIRSEQ_SPECIALS
 from cs224n_nmt_plugin.text.tokens import EMPTY_TOKEN
 
 A4_SPECIALS = ("<pad>", "<s>", "</s>", "<unk>")  # ids 0, 1, 2, 3 in the starter's vocabulary
-FAIRSEQ_SPECIALS = tuple(Dictionary().symbols)  # the same four words, in fairseq's order
 
 
 class VocabError(ValueError):

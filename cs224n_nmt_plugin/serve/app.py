@@ -23,7 +23,6 @@ small, pure-Python and maintained by the Encode project; the lines of concurrent
 translated together (serve/batching.py).
 """
 import contextlib
-import os
 from pathlib import Path
 
 from cs224n_nmt_plugin.errors import InputError
@@ -31,7 +30,7 @@ from cs224n_nmt_plugin.serve import requests
 from cs224n_nmt_plugin.serve.batching import BatchingQueue
 from cs224n_nmt_plugin.cli import positive_int
 from cs224n_nmt_plugin.text.tokens import MAX_TOKENS
-from cs224n_nmt_plugin.settings import BEAM, MAX_STEPS
+from cs224n_nmt_plugin.settings import BEAM, CORPUS_NAME, MAX_STEPS, data_bin_dir
 
 DEFAULT_MAX_LINES = 64
 
@@ -39,14 +38,11 @@ DEFAULT_MAX_LINES = 64
 def find_data_bin(checkpoint_dir):
     """The data-bin of a checkpoint directory: the directory itself when it holds the dictionaries
     (an imported homework model), else the pipeline's data-bin/NAME of outputs/NAME/checkpoints
-    (under DATA_BIN_ROOT when that is set, as in scripts/lib.sh)."""
+    (settings.data_bin_dir)."""
     checkpoint_dir = Path(checkpoint_dir).resolve()
     candidates = [checkpoint_dir]
-    if len(checkpoint_dir.parents) >= 3:
-        name = checkpoint_dir.parent.name
-        if os.environ.get("DATA_BIN_ROOT"):
-            candidates.append(Path(os.environ["DATA_BIN_ROOT"]) / name)
-        candidates.append(checkpoint_dir.parents[2] / "data-bin" / name)
+    if checkpoint_dir.name == "checkpoints" and CORPUS_NAME.match(checkpoint_dir.parent.name):
+        candidates.append(data_bin_dir(checkpoint_dir.parent.name))
     for candidate in candidates:
         if (candidate / "dict.es.txt").is_file():
             return candidate

@@ -13,6 +13,7 @@ InputError naming the target.
 import contextlib
 import io
 import os
+import shutil
 from pathlib import Path
 
 from cs224n_nmt_plugin.errors import InputError
@@ -68,6 +69,11 @@ def stream_writer(write):
         with open(path, "wb") as handle:
             write(handle)
     return write_stream
+
+
+def copy_writer(source):
+    """A writer for write_files: a copy of the file ``source``."""
+    return lambda path: shutil.copyfile(source, path)
 
 
 def write_lines(path, lines):
