@@ -40,7 +40,8 @@ own_torch_problem() {
   "$1" - 2>/dev/null <<'PY'
 import platform, sys
 if not (3, 11) <= sys.version_info[:2] <= (3, 12):
-    sys.exit(print(f"Python {platform.python_version()} is not 3.11 or 3.12, the Pythons ve-fairseq has wheels for") or 1)
+    sys.exit(print(f"Python {platform.python_version()} is not 3.11 or 3.12, the Pythons ve-fairseq has wheels "
+                   "for") or 1)
 try:
     import torch
 except ImportError:
