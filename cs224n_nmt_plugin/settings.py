@@ -4,6 +4,7 @@ for them, one value a line::
     python -m cs224n_nmt_plugin.settings decoding [--search fairseq]   # fairseq-generate's options
     python -m cs224n_nmt_plugin.settings decoding-summary [--search fairseq]
     python -m cs224n_nmt_plugin.settings preprocess                    # fairseq-preprocess's options
+    python -m cs224n_nmt_plugin.settings training cpu [--cpu-updates N] # a recipe's fairseq-train options
     python -m cs224n_nmt_plugin.settings layout NAME                   # corpus NAME's four folders
 
 Nothing here imports fairseq or torch.
@@ -31,6 +32,37 @@ def preprocess_options():
     count = str(VOCABULARY_MIN_COUNT)  # fairseq drops a word seen fewer times than its threshold
     return ["--nwordssrc", words, "--nwordstgt", words, "--thresholdsrc", count, "--thresholdtgt", count,
             "--padding-factor", "1"]
+
+
+# ----- training: the homework's run.py as fairseq-train options ----------------------------------
+RECIPES = ("gpu", "cpu")
+CPU_UPDATES = 16_000  # the CPU recipe's length: a fixed number of updates gives the same model however busy the CPU
+
+
+def training_options(recipe, cpu_updates=CPU_UPDATES):
+    """fairseq-train's options for a recipe, ``gpu`` or ``cpu``. Both train as a4's run.py does:
+    torch.optim.Adam 1e-3 (a4_adam), gradient-norm clip 5, 32 sentences a batch, the loss summed
+    NLL / sentences (a4_cross_entropy: cross_entropy's loss at the target words only), seed 0, the
+    learning rate halved when the dev loss stops improving and training stopped after 5 halvings
+    or 30 epochs; and each epoch's batches come from seed + epoch, so that a resumed process forms
+    the batches an uninterrupted one would (fairseq's default keeps the batches of the epoch the
+    process started in). The GPU recipe is the homework's size with mixed precision; the CPU
+    recipe the half size, stopped after ``cpu_updates``."""
+    if recipe not in RECIPES:
+        raise ValueError(f"RECIPE must be gpu, cpu or auto, not '{recipe}'")
+    common = ["--task", "translation", "--source-lang", SOURCE_LANG, "--target-lang", TARGET_LANG,
+              "--optimizer", "a4_adam", "--lr", "1e-3", "--clip-norm", "5", "--batch-size", "32",
+              "--criterion", "a4_cross_entropy", "--sentence-avg", "--seed", "0",
+              "--lr-scheduler", "reduce_lr_on_plateau", "--lr-shrink", "0.5", "--lr-patience", "1",
+              "--stop-min-lr", "3.2e-05", "--max-epoch", "30", "--update-epoch-batch-itr", "True"]
+    if recipe == "gpu":
+        return common + ["--arch", "cs224n_lstm", "--validate-interval-updates", "2000", "--save-interval-updates",
+                         "2000", "--amp"]
+    # --num-workers 0: batches are loaded in the training process, since a loader process competes
+    # with torch's threads for a small CPU's cores. Float32: --cpu-autocast bf16 did not train this
+    # size faster in a whole run (docs/benchmarks.md).
+    return common + ["--arch", "cs224n_lstm_small", "--cpu", "--num-workers", "0", "--validate-interval-updates",
+                     "1000", "--save-interval-updates", "1000", "--max-update", str(cpu_updates)]
 
 
 # ----- decoding: the homework's test decoding (A4_SPEC.md) -------------------------------------
@@ -113,18 +145,21 @@ SETTINGS = {
     "decoding": lambda args: decoding_options(args.search),
     "decoding-summary": lambda args: [decoding_summary(args.search)],
     "preprocess": lambda args: preprocess_options(),
-    "layout": lambda args: [str(folder(args.corpus)) for folder in (data_bin_dir, text_dir, run_dir, checkpoint_dir)],
+    "training": lambda args: training_options(args.argument, args.cpu_updates),
+    "layout": lambda args: [str(folder(args.argument)) for folder in (data_bin_dir, text_dir, run_dir, checkpoint_dir)],
 }
+ARGUMENTS = {"layout": "a corpus NAME", "training": "a RECIPE"}
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m cs224n_nmt_plugin.settings", description=__doc__.split("\n\n")[0])
     parser.add_argument("name", choices=sorted(SETTINGS))
-    parser.add_argument("corpus", nargs="?", help="the corpus NAME (layout)")
+    parser.add_argument("argument", nargs="?", help="the corpus NAME of layout, the RECIPE of training")
     parser.add_argument("--search", choices=SEARCHES, default="homework", help="for decoding (default: homework)")
+    parser.add_argument("--cpu-updates", type=int, default=CPU_UPDATES, help=f"for training (default {CPU_UPDATES})")
     args = parser.parse_args(argv)
-    if (args.name == "layout") != (args.corpus is not None):
-        parser.error("a corpus NAME goes with layout, and only with it")
+    if (args.name in ARGUMENTS) != (args.argument is not None):
+        parser.error(f"{args.name} takes {ARGUMENTS[args.name]}" if args.name in ARGUMENTS else f"{args.name} takes no argument")
     try:
         print("\n".join(SETTINGS[args.name](args)))
     except ValueError as error:

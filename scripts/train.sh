@@ -4,9 +4,10 @@
 # outputs/NAME/train.log and plotting outputs/NAME/checkpoints/learning_curve.png.
 #   RECIPE=gpu  the a4 run.sh settings on a GPU, with mixed precision (default when torch sees CUDA)
 #   RECIPE=cpu  (default without CUDA) the same optimiser on the half-size cs224n_lstm_small,
-#               stopped after CPU_UPDATES updates (default 16000, about 20 minutes on a 2-core CPU;
-#               a fixed number of updates, so that a run gives the same model however busy the
-#               machine is), or after CPU_MINUTES of training when that is set
+#               stopped after CPU_UPDATES updates (default 16000; a fixed number of updates, so
+#               that a run gives the same model however busy the machine is), or after
+#               CPU_MINUTES of training when that is set
+# The recipes' fairseq-train options are cs224n_nmt_plugin/settings.py's training_options.
 # An interrupted run resumes from checkpoint_last.pt when the same command is run again; on CPU
 # it then continues exactly as the uninterrupted run would have (same batches, same losses):
 # --update-epoch-batch-itr makes fairseq form each epoch's batches from seed + epoch, where by
@@ -24,30 +25,19 @@ recipe=${RECIPE:-auto}
 if [[ $recipe == auto ]]; then
   if has_cuda; then recipe=gpu; else recipe=cpu; fi
 fi
-# a4 run.py: torch.optim.Adam 1e-3 (a4_adam), gradient-norm clip 5, 32 sentences a batch, loss =
-# summed NLL / sentences (a4_cross_entropy: cross_entropy's loss at the target words only),
-# uniform init (the model's), seed 0; lr halved when dev loss stops improving, stop after 5 halvings.
-common=(
-  "$BIN_DIR" --user-dir "$PLUGIN" --task translation --source-lang es --target-lang en
-  --optimizer a4_adam --lr 1e-3 --clip-norm 5 --batch-size 32 --criterion a4_cross_entropy --sentence-avg
-  --seed 0 --lr-scheduler reduce_lr_on_plateau --lr-shrink 0.5 --lr-patience 1 --stop-min-lr 3.2e-05
-  --max-epoch 30 --save-dir "$CHECKPOINT_DIR" --keep-interval-updates 1 --no-epoch-checkpoints
-  --log-format json --log-interval 100 --no-progress-bar --update-epoch-batch-itr True
+# The recipe's options (a4 run.py's training) come from cs224n_nmt_plugin/settings.py; these are
+# the pipeline's own: where the data and checkpoints are, what is kept, how fairseq logs.
+recipe_options=$(settings training "$recipe" --cpu-updates "${CPU_UPDATES:-16000}" 2>&1) || die "${recipe_options#error: }"
+mapfile -t recipe_options <<< "$recipe_options"
+if [[ $recipe == cpu && -n ${CPU_MINUTES:-} ]]; then
+  recipe_options+=(--stop-time-hours "$("$PYTHON" -c "print(${CPU_MINUTES} / 60)")")
+fi
+pipeline_options=(
+  "$BIN_DIR" --user-dir "$PLUGIN" --save-dir "$CHECKPOINT_DIR" --keep-interval-updates 1 --no-epoch-checkpoints
+  --log-format json --log-interval 100 --no-progress-bar
 )
-case $recipe in
-  gpu) settings=(--arch cs224n_lstm --validate-interval-updates 2000 --save-interval-updates 2000 --amp) ;;
-  # --num-workers 0: batches are loaded in the training process; a loader process would compete
-  # with torch's threads for the CPU's cores.
-  # Float32: --cpu-autocast bf16 trained no faster at this size in a whole run (docs/performance.md)
-  cpu) settings=(--arch cs224n_lstm_small --cpu --num-workers 0 --validate-interval-updates 1000
-                 --save-interval-updates 1000 --max-update "${CPU_UPDATES:-16000}")
-       if [[ -n ${CPU_MINUTES:-} ]]; then
-         settings+=(--stop-time-hours "$("$PYTHON" -c "print(${CPU_MINUTES} / 60)")")
-       fi ;;
-  *) die "RECIPE must be gpu, cpu or auto, not '$recipe'" ;;
-esac
 
-description="train $recipe ${settings[*]} $*"
+description="train $recipe ${recipe_options[*]} $*"
 stamp=$RUN_DIR/.train.stamp
 if is_current "$stamp" "$description" "$BIN_DIR/.preprocess.stamp"; then
   say "up to date: $CHECKPOINT_DIR/checkpoint_best.pt"
@@ -64,7 +54,7 @@ fi
 say "fairseq-train ($recipe recipe) on $BIN_DIR, its whole log: $RUN_DIR/train.log"
 # The console shows progress, validations and warnings (cs224n-nmt train-progress); the log keeps
 # every line. Unbuffered, so that each record reaches the progress display as it is logged.
-if ! PYTHONUNBUFFERED=1 fairseq-train "${common[@]}" "${settings[@]}" "$@" 2>&1 |
+if ! PYTHONUNBUFFERED=1 fairseq-train "${pipeline_options[@]}" "${recipe_options[@]}" "$@" 2>&1 |
      cs224n-nmt train-progress "$RUN_DIR/train.log"; then
   tail -n 15 "$RUN_DIR/train.log" >&2
   die "fairseq-train stopped before the end (its whole log: $RUN_DIR/train.log); the same command resumes"

@@ -90,10 +90,11 @@ def test_the_console_shows_no_third_party_notices_and_the_logs_keep_fairseqs_own
     console = "".join(logs)
     for notice in ("Warning", "DEBUG", "hydra", "deprecat"):
         assert notice not in console, [line for line in console.splitlines() if notice in line][:3]
-    assert "| train_inner |" in console and "| valid |" in console  # fairseq-train's progress
+    assert "| train_inner |" not in console and "[train] finished: 20/20 updates" in console  # the progress display
     assert "[translate] Translated " in console
     run_dir, bin_dir = root / "outputs" / "a4s", root / "data-bin" / "a4s"
-    assert "num. shared model params" in (run_dir / "train.log").read_text()
+    train_log = (run_dir / "train.log").read_text()
+    assert "num. shared model params" in train_log and "| train_inner |" in train_log and "| valid |" in train_log
     assert "loading model(s) from" in (run_dir / "generate-test.log").read_text()
     assert "Wrote preprocessed data" in (bin_dir / "preprocess.log").read_text()
 

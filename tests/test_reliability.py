@@ -174,9 +174,10 @@ def kill_after_save(command, env, log, updates, timeout=300):
 
 @pytest.fixture(scope="module")
 def interrupted(corpus):
-    """The same train.sh command as ``uninterrupted``, SIGKILLed mid-epoch 2 (train.sh, tee
-    and fairseq-train at once), then its checkpoint_last.pt truncated as a kill during
-    fairseq's copy would leave it, then the same command again."""
+    """The same train.sh command as ``uninterrupted``, SIGKILLed mid-epoch 2 (train.sh, its
+    progress display and fairseq-train at once), then its checkpoint_last.pt truncated as a kill
+    during fairseq's copy would leave it, then the same command again: what the rerun printed, and
+    what it added to train.log (fairseq's own lines go there, not to the console)."""
     root, _, data_bin_root = corpus
     env = script_env(data_bin_root, root / "out-b")
     run_dir = root / "out-b" / NAME
@@ -199,7 +200,8 @@ def interrupted(corpus):
     after_kill["last_is_copy_of"] = newest.name if last.read_bytes() == newest.read_bytes() else None
     last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])
     rerun = script("train.sh", NAME, *TRAIN_ARGS, env=env)
-    return env, run_dir, after_kill, rerun.stdout
+    rerun_log = (run_dir / "train.log").read_text()[len(after_kill["log"]):]
+    return env, run_dir, after_kill, {"console": rerun.stdout, "log": rerun_log}
 
 
 # ----- bad input through prepare.sh ----------------------------------------------------------
@@ -425,14 +427,15 @@ def test_rerun_resumes_mid_epoch_and_continues_exactly_like_the_uninterrupted_ru
     _, run_dir, after_kill, rerun = interrupted
     # checkpoint_last.pt, truncated as by a kill during fairseq's copy, was replaced by an
     # intact checkpoint of the same save (checkpoint_2_80.pt or checkpoint_best.pt)
-    assert re.search(rf"checkpoint_last\.pt was damaged .*: replaced by \S+ \({KILL_AFTER_SAVE_AT} updates\)", rerun)
-    assert "resuming from" in rerun
-    loaded = re.search(r"Loaded checkpoint \S+checkpoint_last\.pt \(epoch (\d+) @ (\d+) updates\)", rerun)
+    assert re.search(rf"checkpoint_last\.pt was damaged .*: replaced by \S+ \({KILL_AFTER_SAVE_AT} updates\)",
+                     rerun["console"])
+    assert "resuming from" in rerun["console"]
+    loaded = re.search(r"Loaded checkpoint \S+checkpoint_last\.pt \(epoch (\d+) @ (\d+) updates\)", rerun["log"])
     assert loaded and (int(loaded[1]), int(loaded[2])) == (2, KILL_AFTER_SAVE_AT)
     reference_log = uninterrupted_log(uninterrupted)
     assert KILL_AFTER_SAVE_AT not in epoch_ends(reference_log)  # mid-epoch
 
-    reference, resumed = train_inner(reference_log), train_inner(rerun)
+    reference, resumed = train_inner(reference_log), train_inner(rerun["log"])
     assert sorted(resumed) == [u for u in sorted(reference) if u > KILL_AFTER_SAVE_AT]
     for update, record in resumed.items():
         assert {k: record[k] for k in ("epoch", "loss", "gnorm", "lr")} == \
