@@ -1,8 +1,13 @@
-"""Shared helpers: tiny fairseq dictionaries, model construction, collated batches, and one
-cs224n_lstm_tiny trained with fairseq's own tools on a copy task (for the command-line tests)."""
+"""Shared helpers: the repository's paths; runners of the pipeline scripts, fairseq's tools and
+the cs224n-nmt command; the copy-task corpus; tiny fairseq dictionaries, model construction and
+collated batches; one cs224n_lstm_tiny trained with fairseq's own tools on the copy task (for the
+command-line tests); parsers of fairseq's output."""
 import argparse
+import ast
 import json
 import random
+import shutil
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -16,6 +21,14 @@ import cs224n_nmt_plugin  # noqa: F401  (registers the model)
 from cs224n_nmt_plugin.models import CS224nNMTModel
 from cs224n_nmt_plugin.notices import silence_third_party_notices
 
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"  # the course's a4 data and the Tatoeba corpus, where this machine has them
+A4_DATA = SHARED / "data" / "en_es"
+BIN = Path(sys.executable).parent
+PLUGIN = str(REPO / "cs224n_nmt_plugin")
+LETTERS = "a b c d e f g h i j k l".split()
+CHROMIUM = "/usr/bin/chromium"
+
 
 def pytest_configure(config):
     """The tests that run fairseq's commands in this process see the notices filtered as every
@@ -23,11 +36,97 @@ def pytest_configure(config):
     silence_third_party_notices()
 
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-BIN = Path(sys.executable).parent
-PLUGIN = str(REPO / "cs224n_nmt_plugin")
-LETTERS = "a b c d e f g h i j k l".split()
+needs_chromium = pytest.mark.skipif(
+    shutil.which(CHROMIUM) is None, reason=f"{CHROMIUM} not installed (Debian: apt-get install -y chromium)")
+
+
+# ----- running the scripts, fairseq's tools and the cs224n-nmt command ----------------------
+
+
+def failure(name, result):
+    return f"{name} failed (status {result.returncode}):\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+
+
+def run_script(name, *args, env=None, check=True, checkout=REPO, text=True, **options):
+    """scripts/NAME ARGS of ``checkout`` (by bash, or this Python for a .py), its output captured (as
+    text unless text=False); ``env`` is the whole environment (None: this process's); ``options`` go
+    to subprocess.run (cwd, timeout, input). With ``check``, a failure fails the test, showing the
+    output's end."""
+    interpreter = sys.executable if name.endswith(".py") else "bash"
+    result = subprocess.run([interpreter, str(Path(checkout) / "scripts" / name), *map(str, args)],
+                            capture_output=True, text=text, env=env, **options)
+    if check:
+        assert result.returncode == 0, failure(name, result)
+    return result
+
+
+def run_tool(tool, *args, stdin=None, env=None, check=True, **options):
+    """A fairseq command-line tool (or another of the venv's) with its output captured as text;
+    ``env`` is the whole environment (None: this process's)."""
+    result = subprocess.run([str(BIN / tool), *map(str, args)], input=stdin, capture_output=True, text=True, env=env,
+                            **options)
+    if check:
+        assert result.returncode == 0, failure(tool, result)
+    return result
+
+
+def run_cli(*args, stdin=None, env=None, check=False, cwd=REPO, text=True, timeout=300):
+    """``cs224n-nmt ARGS`` in a fresh interpreter (python -m cs224n_nmt_plugin), output captured."""
+    result = subprocess.run([sys.executable, "-m", "cs224n_nmt_plugin", *map(str, args)], input=stdin,
+                            capture_output=True, text=text, env=env, cwd=cwd, timeout=timeout)
+    if check:
+        assert result.returncode == 0, failure(f"cs224n-nmt {args[0] if args else ''}", result)
+    return result
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def loaded_after(code, modules):
+    """Which of ``modules`` are in sys.modules after running ``code`` in a fresh interpreter, sorted."""
+    check = f"import sys\n{code}\nprint(sorted(m for m in {tuple(modules)!r} if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return ast.literal_eval(result.stdout.splitlines()[-1])
+
+
+# ----- files ---------------------------------------------------------------------------------
+
+
+def write_lines(path, lines):
+    """``lines``, each ended by a newline, as UTF-8."""
+    path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def copy_sentences(rng, count, lengths=(3, 7)):
+    """``count`` lines of LETTERS, each ``lengths[0]`` to ``lengths[1]`` letters long, drawn with ``rng``."""
+    return [" ".join(rng.choice(LETTERS) for _ in range(rng.randint(*lengths))) for _ in range(count)]
+
+
+def write_copy_corpus(folder, seed=0, sizes=(("train", 2000), ("valid", 100), ("test", 37)), lengths=(3, 7)):
+    """Lowercase letters -> the same letters uppercased, as SPLIT.es and SPLIT.en of ``sizes``:
+    cs224n_lstm_tiny learns it in seconds, so tests can demand correct translations, not just files."""
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, size in sizes:
+        sources = copy_sentences(rng, size, lengths)
+        write_lines(folder / f"{split}.es", sources)
+        write_lines(folder / f"{split}.en", [s.upper() for s in sources])
+    return folder
+
+
+def write_tatoeba_copy(path, pairs, seed=0):
+    """The copy task as a Tatoeba spa.txt: English (the uppercase copy), Spanish, attribution."""
+    sources = copy_sentences(random.Random(seed), pairs)
+    return write_lines(path, [f"{s.upper()}\t{s}\tCC-BY 2.0" for s in sources])
+
+
+# ----- models and batches --------------------------------------------------------------------
 
 
 def make_dictionary(num_words):
@@ -77,27 +176,7 @@ def shared_dir():
     return SHARED
 
 
-# ----- a model trained by fairseq-train on a copy task -------------------------------------
-
-
-def run_tool(tool, *args, stdin=None, check=True):
-    """A fairseq command-line tool (or another of the venv's) with its output captured."""
-    result = subprocess.run([str(BIN / tool), *map(str, args)], input=stdin, capture_output=True, text=True)
-    if check:
-        assert result.returncode == 0, f"{tool} failed:\n{result.stderr[-3000:]}"
-    return result
-
-
-def write_copy_corpus(folder, seed=0, sizes=(("train", 2000), ("valid", 100), ("test", 37))):
-    """Lowercase letters -> the same letters uppercased: cs224n_lstm_tiny learns it in seconds,
-    so tests can demand correct translations, not just files."""
-    rng = random.Random(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    for split, size in sizes:
-        sources = [" ".join(rng.choice(LETTERS) for _ in range(rng.randint(3, 7))) for _ in range(size)]
-        (folder / f"{split}.es").write_text("".join(s + "\n" for s in sources))
-        (folder / f"{split}.en").write_text("".join(s.upper() + "\n" for s in sources))
-    return folder
+# ----- a model trained by fairseq-train on the copy task ---------------------------------------
 
 
 @dataclass(frozen=True)
@@ -130,6 +209,9 @@ def copy_model(tmp_path_factory):
     return CopyModel(root, data_bin, save_dir, train.stderr + train.stdout)
 
 
+# ----- fairseq's output ----------------------------------------------------------------------
+
+
 def fairseq_records(log, tag):
     """The json records of one kind (train_inner, valid, train) of a fairseq --log-format json log."""
     return [json.loads(line[line.index("{"):]) for line in log.splitlines() if f"| {tag} |" in line]
@@ -144,3 +226,25 @@ def output_lines(fairseq_output, prefix):
             number, *fields = line.split("\t")
             found.setdefault(int(number[len(prefix) + 1:]), []).append(fields)
     return found
+
+
+def hypotheses(fairseq_output):
+    """Sentence id -> its hypotheses as (score, text) of its H lines, in fairseq's order (best first)."""
+    return {number: [(float(score), text) for score, text in fields]
+            for number, fields in output_lines(fairseq_output, "H").items()}
+
+
+def best_texts(fairseq_output):
+    """Sentence id -> the text of its best hypothesis."""
+    return {number: found[0][1] for number, found in hypotheses(fairseq_output).items()}
+
+
+def positional_scores(fairseq_output):
+    """Sentence id -> the positional scores (base 2, </s> included) of its best hypothesis's P line."""
+    return {number: [float(x) for x in fields[0][0].split()]
+            for number, fields in output_lines(fairseq_output, "P").items()}
+
+
+def sources(fairseq_output):
+    """Sentence id -> its source line as fairseq printed it (S lines)."""
+    return {number: fields[0][0] for number, fields in output_lines(fairseq_output, "S").items()}

@@ -2,20 +2,16 @@
 hand-computed values, the handout's sentence BLEU worked example, and the command line."""
 import math
 import random
-import subprocess
-import sys
 import warnings
-from pathlib import Path
 
 import pytest
 
+from conftest import A4_DATA, SHARED, run_cli, write_lines
 from cs224n_nmt_plugin.cli import main
 from cs224n_nmt_plugin.text.bleu import SentenceBleu, a4_corpus_bleu, sentence_bleu
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-A4_TEST_OUTPUTS = SHARED / "data" / "en_es" / "reference" / "test_outputs_a4.txt"
-A4_TEST_REFERENCES = SHARED / "data" / "en_es" / "test.en"
+A4_TEST_OUTPUTS = A4_DATA / "reference" / "test_outputs_a4.txt"
+A4_TEST_REFERENCES = A4_DATA / "test.en"
 
 
 def nltk_a4_bleu(hypothesis_lines, reference_lines):
@@ -223,27 +219,15 @@ def test_sentence_bleu_needs_a_reference():
 
 # ---------------------------------------------------------------- command line
 
-def run_cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "cs224n_nmt_plugin", "bleu", *map(str, args)],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
-    )
-
-
 def stderr_lines(completed):
     return completed.stderr.splitlines()
 
 
-def write(path, lines):
-    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    return path
-
-
 def test_cli_sentence_bleu_with_two_reference_files(tmp_path):
-    hyp = write(tmp_path / "hyp.txt", [" ".join(CANDIDATE_1), " ".join(CANDIDATE_2)])
-    ref1 = write(tmp_path / "ref1.txt", [" ".join(REF_1)] * 2)
-    ref2 = write(tmp_path / "ref2.txt", [" ".join(REF_2)] * 2)
-    completed = run_cli(hyp, ref1, ref2, "--weights", "0.5", "0.5")
+    hyp = write_lines(tmp_path / "hyp.txt", [" ".join(CANDIDATE_1), " ".join(CANDIDATE_2)])
+    ref1 = write_lines(tmp_path / "ref1.txt", [" ".join(REF_1)] * 2)
+    ref2 = write_lines(tmp_path / "ref2.txt", [" ".join(REF_2)] * 2)
+    completed = run_cli("bleu", hyp, ref1, ref2, "--weights", "0.5", "0.5")
     assert completed.returncode == 0, completed.stderr
     # See test_handout_example_with_both_references; mean = (0.5477 + 0.6325) / 2.
     assert completed.stdout.splitlines() == [
@@ -255,26 +239,26 @@ def test_cli_sentence_bleu_with_two_reference_files(tmp_path):
 
 def test_cli_corpus_bleu(tmp_path):
     # The corpus of test_hand_computed_corpus.
-    hyp = write(tmp_path / "hyp.txt", ["the cat sat on the mat", "a dog"])
-    ref = write(tmp_path / "ref.txt", ["the cat sat on a mat", "a dog barked"])
-    completed = run_cli(hyp, ref, "--corpus")
+    hyp = write_lines(tmp_path / "hyp.txt", ["the cat sat on the mat", "a dog"])
+    ref = write_lines(tmp_path / "ref.txt", ["the cat sat on a mat", "a dog barked"])
+    completed = run_cli("bleu", hyp, ref, "--corpus")
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout == "a4 corpus BLEU = 43.3703\n"
 
 
 def test_cli_unequal_line_counts(tmp_path):
-    hyp = write(tmp_path / "hyp.txt", ["a b", "c d"])
-    ref = write(tmp_path / "ref.txt", ["a b"])
-    completed = run_cli(hyp, ref)
+    hyp = write_lines(tmp_path / "hyp.txt", ["a b", "c d"])
+    ref = write_lines(tmp_path / "ref.txt", ["a b"])
+    completed = run_cli("bleu", hyp, ref)
     assert completed.returncode == 1
     assert completed.stdout == ""
     assert stderr_lines(completed) == [f"error: {ref}: has 1 lines but {hyp} has 2"]
 
 
 def test_cli_missing_file(tmp_path):
-    hyp = write(tmp_path / "hyp.txt", ["a b"])
+    hyp = write_lines(tmp_path / "hyp.txt", ["a b"])
     missing = tmp_path / "nope.txt"
-    completed = run_cli(hyp, missing, "--corpus")
+    completed = run_cli("bleu", hyp, missing, "--corpus")
     assert completed.returncode == 1
     assert stderr_lines(completed) == [f"error: {missing}: missing or not a file"]
 
@@ -283,7 +267,7 @@ def test_cli_undecodable_file(tmp_path, capsys):
     # In-process: the subprocess tests above already cover the -m entry point.
     hyp = tmp_path / "hyp.txt"
     hyp.write_bytes(b"caf\xe9\n")  # Latin-1, not UTF-8
-    ref = write(tmp_path / "ref.txt", ["cafe"])
+    ref = write_lines(tmp_path / "ref.txt", ["cafe"])
     assert main(["bleu", str(hyp), str(ref)]) == 1
     captured = capsys.readouterr()
     assert captured.err == f"error: {hyp}: line 1 is not UTF-8 (byte 0xe9 at offset 3)\n"

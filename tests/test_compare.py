@@ -3,7 +3,6 @@ figures (exact, nothing timed), then one tiny comparison end to end (interrupted
 its exact resume against uninterrupted runs, and its refusals of bad input."""
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -11,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import LETTERS, REPO, fairseq_records
+from conftest import REPO, fairseq_records, run_script, write_tatoeba_copy
 from cs224n_nmt_plugin.settings import decoding_summary
 
 sys.path.insert(0, str(REPO / "scripts"))
@@ -134,18 +133,9 @@ def test_a_slow_period_over_a_whole_round_cancels_in_its_ratio():
 
 
 def prepare_tiny_corpus(root, env):
-    lines = []
-    rng = random.Random(0)
-    for _ in range(700):
-        words = [rng.choice(LETTERS) for _ in range(rng.randint(3, 7))]
-        lines.append(f"{' '.join(words).upper()}\t{' '.join(words)}\tCC-BY 2.0\n")
-    corpus = root / "spa.txt"
-    corpus.write_text("".join(lines), encoding="utf-8")
-    for step in (["prepare.sh", "tiny", "tatoeba", str(corpus), "--valid-size", "40", "--test-size", "40"],
-                 ["preprocess.sh", "tiny"]):
-        result = subprocess.run(["bash", str(REPO / "scripts" / step[0]), *step[1:]], capture_output=True,
-                                text=True, env=env)
-        assert result.returncode == 0, result.stderr[-2000:]
+    corpus = write_tatoeba_copy(root / "spa.txt", 700)
+    run_script("prepare.sh", "tiny", "tatoeba", corpus, "--valid-size", "40", "--test-size", "40", env=env)
+    run_script("preprocess.sh", "tiny", env=env)
 
 
 def interrupt_after_the_first_round_record(env, progress):
@@ -173,8 +163,7 @@ def compared(tmp_path_factory):
     before = interrupt_after_the_first_round_record(env, out / "progress.json")
     first_log = out / before[0]["label"].replace(" ", "_") / "logs" / "rounds-01.log"
     first_log_written = first_log.stat().st_mtime_ns
-    resumed = subprocess.run([*COMPARE, "tiny", *TINY], capture_output=True, text=True, env=env)
-    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    resumed = run_script("compare.py", "tiny", *TINY, env=env)
     return {"root": root, "env": env, "out": out, "before": before, "resumed": resumed,
             "first_log_unchanged": first_log.stat().st_mtime_ns == first_log_written,
             "report": json.loads((out / "comparison.json").read_text())}
@@ -252,7 +241,7 @@ def test_the_table_shows_the_rounds_the_spreads_and_what_the_significance_tests(
 @pytest.mark.slow
 def test_other_settings_are_refused_in_one_line_and_nothing_is_touched(compared):
     files = {path: path.read_bytes() for path in compared["out"].glob("*.json")}
-    result = subprocess.run([*COMPARE, "tiny", *TINY[:-1], "3"], capture_output=True, text=True, env=compared["env"])
+    result = run_script("compare.py", "tiny", *TINY[:-1], "3", env=compared["env"], check=False)
     assert result.returncode != 0 and result.stdout == ""
     assert result.stderr.strip().count("\n") == 0
     assert "holds a comparison with other settings (rounds; see its settings.json)" in result.stderr
@@ -261,8 +250,7 @@ def test_other_settings_are_refused_in_one_line_and_nothing_is_touched(compared)
 
 def test_a_budget_too_small_exits_in_one_line_before_writing_anything(tmp_path):
     env = {**os.environ, "DATA_BIN_ROOT": str(tmp_path / "data-bin"), "OUTPUTS_ROOT": str(tmp_path / "outputs")}
-    result = subprocess.run([*COMPARE, "tiny", "--updates", "3", "--rounds", "2"], capture_output=True, text=True,
-                            env=env)
+    result = run_script("compare.py", "tiny", "--updates", "3", "--rounds", "2", env=env, check=False)
     assert result.returncode != 0
     assert result.stderr.strip() == ("[compare] error: --updates 3 is not a multiple of --rounds 2: every round "
                                      "trains each model the same number of updates")

@@ -1,7 +1,7 @@
 """A tiny real run through fairseq's own command-line tools with --user-dir: the copy task of
 conftest.copy_model, trained by fairseq-train (with --eval-bleu), then fairseq-generate,
 fairseq-interactive and the hub interface translate with it."""
-from conftest import PLUGIN, fairseq_records, output_lines, run_tool
+from conftest import PLUGIN, best_texts, fairseq_records, output_lines, run_tool
 
 
 def test_training_lowers_the_loss(copy_model):
@@ -15,7 +15,7 @@ def test_training_lowers_the_loss(copy_model):
 def test_generate_translates_every_test_sentence(copy_model):
     result = run_tool("fairseq-generate", copy_model.data_bin, "--user-dir", PLUGIN, "--path", copy_model.checkpoint,
                       "--beam", "5", "--batch-size", "8", "--required-batch-size-multiple", "1", "--print-alignment")
-    hypotheses = {number: fields[0][1] for number, fields in output_lines(result.stdout, "H").items()}
+    hypotheses = best_texts(result.stdout)
     references = (copy_model.root / "test.en").read_text().splitlines()
     assert sorted(hypotheses) == list(range(len(references)))  # 37: not a multiple of the batch size
     correct = sum(hypotheses[i] == ref for i, ref in enumerate(references))
@@ -27,7 +27,7 @@ def test_generate_translates_every_test_sentence(copy_model):
 def test_interactive_translates_stdin(copy_model):
     result = run_tool("fairseq-interactive", copy_model.data_bin, "--user-dir", PLUGIN, "--path", copy_model.checkpoint,
                       "--source-lang", "es", "--target-lang", "en", "--beam", "5", stdin="a b c d\nl k j\n")
-    assert [fields[0][1] for fields in output_lines(result.stdout, "H").values()] == ["A B C D", "L K J"]
+    assert list(best_texts(result.stdout).values()) == ["A B C D", "L K J"]
 
 
 def test_hub_interface_loads_and_translates(copy_model):

@@ -9,12 +9,12 @@ import contextlib
 import functools
 import io
 import math
-import random
 
 import pytest
 import torch
 
-from conftest import LETTERS, PLUGIN, output_lines, run_tool, write_copy_corpus
+from conftest import (PLUGIN, best_texts, hypotheses, output_lines, positional_scores, run_tool, sources,
+                      write_copy_corpus)
 
 BATCH = ("--batch-size", "64", "--required-batch-size-multiple", "1")
 
@@ -39,23 +39,6 @@ def run_generate(model, *options, data_bin=None, path=None, subset="test"):
 
 generate = functools.lru_cache(maxsize=None)(run_generate)  # several tests read the same run; a test of
 # reproducibility calls run_generate for its second run
-
-
-def hypotheses(stdout):
-    return {number: [(float(score), text) for score, text in fields]
-            for number, fields in output_lines(stdout, "H").items()}
-
-
-def best_texts(stdout):
-    return {number: hyps[0][1] for number, hyps in hypotheses(stdout).items()}
-
-
-def positional_scores(stdout):
-    return {number: [float(x) for x in fields[0][0].split()] for number, fields in output_lines(stdout, "P").items()}
-
-
-def sources(stdout):
-    return {number: fields[0][0] for number, fields in output_lines(stdout, "S").items()}
 
 
 def references(model):
@@ -84,9 +67,9 @@ def teacher_forced_bits(hub, source, text, temperature=1.0):
 
 def scored_hypotheses(stdout):
     """(sentence id, hypothesis text, its positional scores) of every H line with its P line."""
-    texts, scores = output_lines(stdout, "H"), output_lines(stdout, "P")
+    found, scores = hypotheses(stdout), output_lines(stdout, "P")
     return [(number, text, [float(x) for x in positions[0].split()])
-            for number in texts for (_, text), positions in zip(texts[number], scores[number])]
+            for number in found for (_, text), positions in zip(found[number], scores[number])]
 
 
 # ----- the search: beams, n-best, sampling, lengths, scores ---------------------------------
@@ -132,11 +115,7 @@ def test_match_source_len_gives_every_hypothesis_its_sources_length(copy_model, 
     """On sources longer than any the model saw (it tends to stop early or run on), the length is
     still forced to the source's. fairseq counts the source's </s>: a hypothesis gets one word
     more than its source has."""
-    long = write_copy_corpus(tmp_path / "long", seed=5, sizes=(("test", 20),))
-    rng = random.Random(5)
-    lines = [" ".join(rng.choice(LETTERS) for _ in range(rng.randint(9, 14))) for _ in range(20)]
-    (long / "test.es").write_text("".join(f"{line}\n" for line in lines))
-    (long / "test.en").write_text("".join(f"{line.upper()}\n" for line in lines))
+    long = write_copy_corpus(tmp_path / "long", seed=5, sizes=(("test", 20),), lengths=(9, 14))
     data_bin = binarize_test_split(copy_model, long / "test", tmp_path / "long-bin")
     natural = generate(copy_model, "--beam", "5", data_bin=data_bin)
     matched = generate(copy_model, "--beam", "5", "--match-source-len", data_bin=data_bin)
@@ -202,7 +181,7 @@ def test_constraints_appear_in_every_hypothesis(copy_model):
         result = run_tool("fairseq-interactive", copy_model.data_bin, "--user-dir", PLUGIN, "--cpu",
                           "--path", copy_model.checkpoint, "--source-lang", "es", "--target-lang", "en",
                           "--beam", "5", *options, stdin=stdin)
-        return {number: fields[0][1].split() for number, fields in output_lines(result.stdout, "H").items()}
+        return {number: text.split() for number, text in best_texts(result.stdout).items()}
 
     free = translate("a b c\nd e f g\n")
     assert "L" not in free[0] and not {"A", "K"} & set(free[1])
@@ -363,7 +342,7 @@ def test_retain_dropout_in_beam_search_and_the_hub(copy_model):
 def test_limitation_the_last_partial_batch_is_dropped_without_required_batch_size_multiple_1(copy_model):
     result = run_tool("fairseq-generate", copy_model.data_bin, "--user-dir", PLUGIN, "--cpu",
                       "--path", copy_model.checkpoint, "--batch-size", "8")
-    assert len(output_lines(result.stdout, "H")) == 32  # of 37: the batch of 5 is gone, silently
+    assert len(hypotheses(result.stdout)) == 32  # of 37: the batch of 5 is gone, silently
     assert result.returncode == 0
 
 

@@ -2,29 +2,19 @@
 model, so that the one command a lent GPU runs cannot rot."""
 import json
 import os
-import random
-import subprocess
 
 import pytest
 
-from conftest import LETTERS, REPO
+from conftest import run_script, write_tatoeba_copy
 
 
 @pytest.mark.slow
 def test_the_dry_run_writes_the_table_and_the_json(tmp_path):
-    rng = random.Random(0)
-    lines = []
-    for _ in range(4000):
-        words = [rng.choice(LETTERS) for _ in range(rng.randint(3, 7))]
-        lines.append(f"{' '.join(words).upper()}\t{' '.join(words)}\tCC-BY 2.0")
-    corpus = tmp_path / "spa.txt"
-    corpus.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    corpus = write_tatoeba_copy(tmp_path / "spa.txt", 4000)
     env = {**os.environ, "TATOEBA": str(corpus), "DATA_BIN_ROOT": str(tmp_path / "data-bin"),
            "OUTPUTS_ROOT": str(tmp_path / "outputs"), "OMP_NUM_THREADS": "1"}
     out = tmp_path / "gpu-check"
-    result = subprocess.run(["bash", str(REPO / "scripts" / "gpu_check.sh"), "--dry-run", str(out)],
-                            capture_output=True, text=True, env=env, timeout=600)
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    run_script("gpu_check.sh", "--dry-run", out, env=env, timeout=600)
     report = json.loads((out / "gpu_check.json").read_text())
     assert report["dry_run"] is True and report["versions"]["torch"] and report["versions"]["gpu"] is None
     contestants = report["results"]

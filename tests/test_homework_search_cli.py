@@ -5,11 +5,10 @@ import math
 
 import pytest
 
-from conftest import PLUGIN, output_lines, run_tool
+from conftest import PLUGIN, hypotheses, output_lines, run_tool, sources
 from cs224n_nmt_plugin.homework.beam_search import HomeworkBeamSearch
 from cs224n_nmt_plugin.settings import BEAM, decoding_options
-from test_generation_options import generate, hypotheses, load_hub, references, scored_hypotheses, sources
-from test_generation_options import teacher_forced_bits
+from test_generation_options import generate, load_hub, references, scored_hypotheses, teacher_forced_bits
 
 pytestmark = pytest.mark.slow
 HOMEWORK = decoding_options("homework")
@@ -37,8 +36,7 @@ def test_fairseq_interactive_and_the_hub_decode_as_fairseq_generate(copy_model):
     result = run_tool("fairseq-interactive", copy_model.data_bin, "--user-dir", PLUGIN, "--cpu", "--path",
                       copy_model.checkpoint, "--source-lang", "es", "--target-lang", "en", *HOMEWORK,
                       stdin="".join(f"{line}\n" for line in lines))
-    interactive = {number: (float(fields[0][0]), fields[0][1])
-                   for number, fields in output_lines(result.stdout, "H").items()}
+    interactive = {number: found[0] for number, found in hypotheses(result.stdout).items()}
     assert [text for _, text in interactive.values()] == [best[i][1] for i in range(len(lines))]
 
     hub = load_hub(copy_model)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import REPO, write_copy_corpus
+from conftest import REPO, run_script, write_copy_corpus
 
 PYTHON_VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"
 
@@ -40,11 +40,10 @@ def environment_with_torch(tmp_path_factory):
 def test_offline_install_from_a_wheelhouse_keeps_the_users_torch(environment_with_torch, tmp_path):
     venv = environment_with_torch
     wheelhouse = tmp_path / "wheelhouse"
-    run(["bash", REPO / "scripts" / "wheelhouse.sh", wheelhouse, "--python-version", PYTHON_VERSION,
-         "--torch", torch.__version__])
+    run_script("wheelhouse.sh", wheelhouse, "--python-version", PYTHON_VERSION, "--torch", torch.__version__)
     before = torch_files(venv)
     env = {**os.environ, "PYTHON": str(venv / "bin" / "python")}
-    installed = run(["bash", REPO / "scripts" / "install.sh", "--wheelhouse", wheelhouse], env=env)
+    installed = run_script("install.sh", "--wheelhouse", wheelhouse, env=env)
     assert f"torch {torch.__version__} kept" in installed.stdout
     assert torch_files(venv) == before  # not reinstalled
     user_dir = installed.stdout.split("--user-dir ")[1].split()[0]
@@ -65,8 +64,7 @@ def test_offline_install_from_a_wheelhouse_keeps_the_users_torch(environment_wit
 def test_install_refuses_an_environment_without_torch(tmp_path):
     venv = tmp_path / "bare"
     run([sys.executable, "-m", "venv", venv])
-    result = subprocess.run(["bash", REPO / "scripts" / "install.sh"], capture_output=True, text=True,
-                            env={**os.environ, "PYTHON": str(venv / "bin" / "python")})
+    result = run_script("install.sh", env={**os.environ, "PYTHON": str(venv / "bin" / "python")}, check=False)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [f"[install] error: no torch in {venv}: install.sh needs Python "
                                                   "3.11 or 3.12 with torch >= 2.5 (PYTHON=...), or use scripts/setup.sh"]

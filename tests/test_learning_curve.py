@@ -1,13 +1,11 @@
 """Tests for the learning curves (cs224n_nmt_plugin/text/learning_curve.py): parsing a fairseq-train json log, the PNG and
 JSON it writes, and its one-line errors on the command line."""
 import json
-import subprocess
-import sys
 from dataclasses import asdict
-from pathlib import Path
 
 import pytest
 
+from conftest import loaded_after, run_cli
 from cs224n_nmt_plugin.errors import InputError
 from cs224n_nmt_plugin.text.files import stream_writer, write_files
 from cs224n_nmt_plugin.text.learning_curve import (
@@ -18,8 +16,6 @@ from cs224n_nmt_plugin.text.learning_curve import (
     mermaid_dev_ppl,
     parse_log,
 )
-
-REPO = Path(__file__).resolve().parents[1]
 
 # Lines of a real run (fairseq 0.12.3, cs224n_lstm_tiny, --log-format json --log-interval 5
 # --validate-interval-updates 10), trimmed; the hydra warning is stderr interleaved before the
@@ -57,13 +53,6 @@ EXPECTED = Curves(
 )
 
 
-def run_cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "cs224n_nmt_plugin", "curve", *map(str, args)],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
-    )
-
-
 def test_parse_log_extracts_train_inner_and_valid_points():
     assert parse_log(LOG.splitlines(keepends=True)) == EXPECTED
 
@@ -75,16 +64,14 @@ def test_bad_record_is_reported_with_its_line_number():
 
 
 def test_module_import_does_not_load_matplotlib():
-    code = "import sys, cs224n_nmt_plugin.text.learning_curve; print('matplotlib' in sys.modules)"
-    completed = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert completed.stdout == "False\n", completed.stderr
+    assert loaded_after("import cs224n_nmt_plugin.text.learning_curve", ["matplotlib"]) == []
 
 
 def test_cli_writes_png_and_json(tmp_path):
     log = tmp_path / "train.log"
     log.write_text(LOG)
     out_png, out_json = tmp_path / "curve.png", tmp_path / "points.json"
-    completed = run_cli(log, out_png, "--json", out_json)
+    completed = run_cli("curve", log, out_png, "--json", out_json)
     assert (completed.returncode, completed.stderr) == (0, "")
 
     assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -113,7 +100,7 @@ def test_cli_log_errors_give_one_line_and_no_output(tmp_path, log_text, problem)
     if log_text is not None:
         log.write_text(log_text)
     out_png = tmp_path / "curve.png"
-    completed = run_cli(log, out_png, "--json", tmp_path / "points.json")
+    completed = run_cli("curve", log, out_png, "--json", tmp_path / "points.json")
     assert completed.returncode == 1
     assert len(completed.stderr.splitlines()) == 1, completed.stderr
     assert completed.stderr.startswith(f"error: {log}: {problem}")
@@ -124,7 +111,7 @@ def test_cli_unwritable_output_gives_one_line_and_no_output(tmp_path):
     log = tmp_path / "train.log"
     log.write_text(LOG)
     out_png = tmp_path / "train.log" / "curve.png"  # a folder that is a file
-    completed = run_cli(log, out_png)
+    completed = run_cli("curve", log, out_png)
     assert completed.returncode == 1
     assert completed.stderr.startswith(f"error: {out_png}: cannot write (")
     assert len(completed.stderr.splitlines()) == 1

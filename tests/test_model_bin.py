@@ -5,9 +5,7 @@ export and import invert each other, and bad inputs are refused without writing 
 import json
 import math
 import os
-import pathlib
 import re
-import subprocess
 import sys
 import types
 
@@ -15,14 +13,13 @@ import pytest
 import torch
 from fairseq import checkpoint_utils
 
-from conftest import REPO, collate
+from conftest import PLUGIN, best_texts, collate, positional_scores, run_tool
 from cs224n_nmt_plugin import CS224nNMTModel
 from cs224n_nmt_plugin.cli import main
 from cs224n_nmt_plugin.settings import TASK
 from cs224n_nmt_plugin.text.prepare import EMPTY_TOKEN, encode_a4_line
 from test_equations import E, H, random_cs224n_weights, reference_log_probs
 
-PLUGIN = str(REPO / "cs224n_nmt_plugin")
 SPECIALS = ["<pad>", "<s>", "</s>", "<unk>"]  # ids 0-3, as the starter numbers them
 SRC_WORD2ID = {word: i for i, word in enumerate(SPECIALS + ["el", "", "gato", "hola", "come", "mundo", "pez"])}
 TGT_WORD2ID = {word: i for i, word in enumerate(SPECIALS + ["the", "cat", "", "hello", "eats", "world", "fish", "!"])}
@@ -133,19 +130,17 @@ def test_hub_and_fairseq_interactive_translate_with_the_imported_directory(impor
             expected = expected if completed else expected[:-1]
             torch.testing.assert_close(hypothesis["positional_scores"].double(), expected, rtol=0, atol=1e-5)
 
-    result = subprocess.run(
-        [str(pathlib.Path(sys.executable).parent / "fairseq-interactive"), str(out_dir), "--user-dir", PLUGIN,
-         "--path", str(out_dir / "checkpoint.pt"), "--source-lang", "es", "--target-lang", "en", "--cpu",
-         "--task", TASK, *(f"--{name.replace('_', '-')}={value}" for name, value in beam_options.items())],
-        input="".join(encode_a4_line(line) + "\n" for line in spanish), capture_output=True, text=True,
+    result = run_tool(
+        "fairseq-interactive", out_dir, "--user-dir", PLUGIN, "--path", out_dir / "checkpoint.pt",
+        "--source-lang", "es", "--target-lang", "en", "--cpu", "--task", TASK,
+        *(f"--{name.replace('_', '-')}={value}" for name, value in beam_options.items()),
+        stdin="".join(encode_a4_line(line) + "\n" for line in spanish),
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    lines = result.stdout.splitlines()
-    printed = [line.split("\t")[2] for line in lines if line.startswith("H-")]
-    bits = [[float(x) for x in line.split("\t")[1].split()] for line in lines if line.startswith("P-")]
-    assert printed == [hub.decode(beam[0]["tokens"]) for beam in hypotheses]
-    for scores, beam in zip(bits, hypotheses):
-        assert scores == pytest.approx((beam[0]["positional_scores"] / math.log(2)).tolist(), abs=1e-4)
+    assert best_texts(result.stdout) == {i: hub.decode(beam[0]["tokens"]) for i, beam in enumerate(hypotheses)}
+    bits = positional_scores(result.stdout)
+    assert sorted(bits) == list(range(len(spanish)))
+    for number, beam in enumerate(hypotheses):
+        assert bits[number] == pytest.approx((beam[0]["positional_scores"] / math.log(2)).tolist(), abs=1e-4)
 
 
 def test_export_then_import_is_exact(imported, tmp_path, starter_vocab_module):

@@ -3,7 +3,6 @@ from here): a cell after the parameters cell switches it to a small CPU run (the
 hundred updates, a small Tatoeba-format corpus given as a file, no Drive), every cell runs, and
 the files and outputs the cells promise are checked. Bad input runs the cells concerned alone."""
 import json
-import random
 import re
 import socket
 
@@ -13,7 +12,7 @@ import torch
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from conftest import LETTERS, REPO
+from conftest import LETTERS, REPO, free_port, write_tatoeba_copy
 from test_progress import render
 
 NOTEBOOK = REPO / "notebooks" / "cs224n_a4_nmt.ipynb"
@@ -73,23 +72,6 @@ def images_of(cell):
     return [output for output in cell.outputs if "image/png" in output.get("data", {})]
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def write_tatoeba(path, pairs):
-    """A Tatoeba-format spa.txt (english<TAB>spanish<TAB>attribution) of the copy task."""
-    rng = random.Random(0)
-    lines = []
-    for _ in range(pairs):
-        words = " ".join(rng.choice(LETTERS) for _ in range(rng.randint(3, 7)))
-        lines.append(f"{words.upper()}\t{words}\tCC-BY 2.0\n")
-    path.write_text("".join(lines), encoding="utf-8")
-    return path
-
-
 def test_the_notebook_is_stored_without_outputs_and_validates():
     notebook = read_notebook()
     nbformat.validate(notebook)
@@ -110,7 +92,7 @@ def cpu_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("notebook")
     port = free_port()
     parameters = {
-        "REPO_DIR": str(REPO), "USE_DRIVE": False, "TATOEBA": str(write_tatoeba(root / "spa.txt", 2070)),
+        "REPO_DIR": str(REPO), "USE_DRIVE": False, "TATOEBA": str(write_tatoeba_copy(root / "spa.txt", 2070)),
         "PREPARE_OPTIONS": "--valid-size 50 --test-size 20", "RECIPE": "cpu", "CPU_UPDATES": 200,
         "TRAIN_OPTIONS": "--arch cs224n_lstm_tiny --validate-interval-updates 100 --log-interval 20",
         "DATA_BIN_ROOT": str(root / "data-bin"), "OUTPUTS_ROOT": str(root / "outputs"), "SENTENCE": "a b c",

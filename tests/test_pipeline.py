@@ -3,35 +3,32 @@ prepare -> preprocess -> train -> translate -> score, then every step skipped on
 import json
 import os
 import shutil
-import subprocess
-import sys
+from collections import Counter
 
 import pytest
 
-from conftest import REPO
+from conftest import A4_DATA, best_texts, run_script
 from cs224n_nmt_plugin.settings import decoding_summary
 from cs224n_nmt_plugin.text.bleu import a4_corpus_bleu
 
 
 def script(name, *args, env):
-    result = subprocess.run(["bash", str(REPO / "scripts" / name), *map(str, args)],
-                            capture_output=True, text=True, env=env)
-    assert result.returncode == 0, f"{name} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+    """What a pipeline step printed (stdout, then stderr)."""
+    result = run_script(name, *args, env=env)
     return result.stdout + result.stderr
 
 
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory, request):
-    shared = REPO.parent / "shared" / "data" / "en_es"
-    if not shared.is_dir():
-        pytest.skip(f"shared data not found at {shared}")
+def pipeline(tmp_path_factory):
+    if not A4_DATA.is_dir():
+        pytest.skip(f"shared data not found at {A4_DATA}")
     root = tmp_path_factory.mktemp("pipeline")
     corpus = root / "en_es_data"
     corpus.mkdir()
     for split, source in (("train", "sanity/train_sanity_check"), ("dev", "sanity/dev_sanity_check"),
                           ("test", "sanity/test_sanity_check")):
         for lang in ("es", "en"):
-            shutil.copy(shared / f"{source}.{lang}", corpus / f"{split}.{lang}")
+            shutil.copy(A4_DATA / f"{source}.{lang}", corpus / f"{split}.{lang}")
     env = {**os.environ, "DATA_BIN_ROOT": str(root / "data-bin"), "OUTPUTS_ROOT": str(root / "outputs"),
            "RECIPE": "cpu"}
     train_args = ("--arch", "cs224n_lstm_tiny", "--max-update", "20", "--validate-interval-updates", "10",
@@ -60,12 +57,8 @@ def test_translations_cover_the_test_set_in_order_and_are_scored(pipeline):
     outputs = (run_dir / "test_outputs.txt").read_text().splitlines()
     references = (corpus / "test.en").read_text().splitlines()
     assert len(outputs) == len(references)
-    generated = {}
-    for line in (run_dir / "generate-test.txt").read_text().splitlines():
-        if line.startswith("H-"):
-            index, _, text = line.split("\t")
-            generated[int(index[2:])] = text.replace("<empty>", "")
-    assert [generated[i] for i in range(len(outputs))] == outputs
+    generated = best_texts((run_dir / "generate-test.txt").read_text())
+    assert [generated[i].replace("<empty>", "") for i in range(len(outputs))] == outputs
     scores = json.loads((run_dir / "scores.json").read_text())["a4s test"]
     assert scores["sentences"] == len(references)
     assert scores["a4_bleu"] == round(a4_corpus_bleu(outputs, references), 2)
@@ -74,8 +67,6 @@ def test_translations_cover_the_test_set_in_order_and_are_scored(pipeline):
 
 def test_the_vocabulary_follows_the_a4_rule(pipeline):
     root, corpus, _, _ = pipeline
-    from collections import Counter
-
     counts = Counter(token or "<empty>" for line in (corpus / "train.en").read_text().splitlines()
                      for token in line.strip().split(" "))
     expected = sorted(word for word, count in counts.items() if count >= 2)
@@ -115,9 +106,7 @@ def test_the_searches_compared_on_the_trained_run(pipeline):
     translate.sh's translations, and the table scores both."""
     root, _, _, _ = pipeline
     env = {**os.environ, "DATA_BIN_ROOT": str(root / "data-bin"), "OUTPUTS_ROOT": str(root / "outputs")}
-    result = subprocess.run([sys.executable, str(REPO / "scripts" / "compare_searches.py"), "a4s", "--repeats", "2"],
-                            capture_output=True, text=True, env=env)
-    assert result.returncode == 0, result.stderr[-3000:]
+    run_script("compare_searches.py", "a4s", "--repeats", "2", env=env)
     run_dir = root / "outputs" / "a4s"
     searches = run_dir / "searches"
     assert (searches / "homework" / "test_outputs.txt").read_text() == (run_dir / "test_outputs.txt").read_text()
@@ -132,7 +121,6 @@ def test_translate_refuses_an_unknown_search_in_one_line(pipeline):
     root, _, _, _ = pipeline
     env = {**os.environ, "DATA_BIN_ROOT": str(root / "data-bin"), "OUTPUTS_ROOT": str(root / "outputs"),
            "SEARCH": "greedy"}
-    result = subprocess.run(["bash", str(REPO / "scripts" / "translate.sh"), "a4s"], capture_output=True, text=True,
-                            env=env)
+    result = run_script("translate.sh", "a4s", env=env, check=False)
     assert result.returncode == 1
     assert result.stderr.strip() == "[translate] error: SEARCH must be homework or fairseq, not 'greedy'"

@@ -1,11 +1,9 @@
 """Tests of the data-preparation step (cs224n_nmt_plugin/text/prepare.py)."""
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
+from conftest import A4_DATA, loaded_after, run_cli, write_lines
 from cs224n_nmt_plugin.errors import InputError
 from cs224n_nmt_plugin.text import prepare
 from cs224n_nmt_plugin.text.prepare import (
@@ -16,22 +14,8 @@ from cs224n_nmt_plugin.text.prepare import (
     postprocess_hypothesis,
 )
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-A4_DATA = SHARED / "data" / "en_es"
 OUTPUT_NAMES = [f"{split}.{lang}" for split in ("train", "valid", "test") for lang in ("es", "en")]
 needs_shared = pytest.mark.skipif(not A4_DATA.is_dir(), reason=f"shared data not found at {A4_DATA}")
-
-
-def run_prepare(*args):
-    """Runs the command line in a fresh interpreter."""
-    command = [sys.executable, "-m", "cs224n_nmt_plugin", "prepare", *map(str, args)]
-    return subprocess.run(command, capture_output=True, text=True, cwd=REPO)
-
-
-def write_lines(path, lines):
-    path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
-    return path
 
 
 def read_lines(path):
@@ -62,12 +46,7 @@ def output_pairs(out, split):
 
 
 def test_module_imports_no_subword_library_until_the_bpe_recipe_runs():
-    check = (
-        "import sys, cs224n_nmt_plugin.text.prepare\n"
-        "print(sorted(m for m in ('sacremoses', 'subword_nmt') if m in sys.modules))\n"
-    )
-    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True, cwd=REPO)
-    assert result.stdout.strip() == "[]"
+    assert loaded_after("import cs224n_nmt_plugin.text.prepare", ["sacremoses", "subword_nmt"]) == []
 
 
 # ----- the word recipe -------------------------------------------------------------------
@@ -112,7 +91,7 @@ def test_a4_source_writes_encoded_real_data_and_max_lines(tmp_path):
         for lang in ("es", "en"):
             (a4 / f"{stem}.{lang}").symlink_to(A4_DATA / f"{target}.{lang}")
     out = tmp_path / "out"
-    result = run_prepare("a4", a4, "--out", out, "--max-lines", 7)
+    result = run_cli("prepare", "a4", a4, "--out", out, "--max-lines", 7)
     assert result.returncode == 0, result.stderr
     for split, stem in [("valid", "dev"), ("test", "test")]:
         for lang in ("es", "en"):
@@ -135,7 +114,7 @@ def test_tatoeba_split_is_deterministic_per_seed_and_sized(tmp_path):
     runs = {name: tmp_path / name for name in ("seed1", "seed1_again", "seed2")}
     for name, out in runs.items():
         seed = 2 if name == "seed2" else 1
-        result = run_prepare("tatoeba", tsv, "--out", out, "--seed", seed, *sizes)
+        result = run_cli("prepare", "tatoeba", tsv, "--out", out, "--seed", seed, *sizes)
         assert result.returncode == 0, result.stderr
         assert "train 29, valid 6, test 5" in result.stdout
 
@@ -158,7 +137,7 @@ def test_tatoeba_split_is_deterministic_per_seed_and_sized(tmp_path):
 def test_default_tatoeba_sizes(tmp_path):
     tsv = write_tsv(tmp_path / "spa.txt", 4003)
     out = tmp_path / "out"
-    result = run_prepare("tatoeba", tsv, "--out", out)
+    result = run_cli("prepare", "tatoeba", tsv, "--out", out)
     assert result.returncode == 0, result.stderr
     assert "train 3, valid 2000, test 2000" in result.stdout
     assert json.loads((out / "prepare.json").read_text())["seed"] == 1
@@ -230,7 +209,7 @@ def test_input_error_is_one_line_naming_the_file_and_writes_nothing(tmp_path, ma
     out = tmp_path / "out"
     out.mkdir()
     (out / "kept.txt").write_text("from an earlier run\n")
-    result = run_prepare(*args, "--out", out)
+    result = run_cli("prepare", *args, "--out", out)
     assert result.returncode == 1
     assert len(result.stderr.splitlines()) == 1, result.stderr
     assert file_name in result.stderr and problem in result.stderr
@@ -254,7 +233,7 @@ def test_output_folder_may_not_be_the_input_folder(tmp_path):
     for stem in ("train", "dev", "test"):
         write_parallel(tmp_path / "a4", stem, numbered_pairs(stem, 3))
     before = (tmp_path / "a4" / "train.es").read_bytes()
-    result = run_prepare("a4", tmp_path / "a4", "--out", tmp_path / "a4")
+    result = run_cli("prepare", "a4", tmp_path / "a4", "--out", tmp_path / "a4")
     assert result.returncode == 1 and "is the input folder" in result.stderr
     assert (tmp_path / "a4" / "train.es").read_bytes() == before
 
@@ -269,7 +248,7 @@ def test_pairs_with_an_empty_side_are_dropped_from_both_sides(tmp_path):
     write_parallel(data, "dev", [("", "\t"), ("seis", "six")])
     write_parallel(data, "test", [("siete", "seven")])
     out = tmp_path / "out"
-    result = run_prepare("folder", data, "--out", out)
+    result = run_cli("prepare", "folder", data, "--out", out)
     assert result.returncode == 0, result.stderr
     assert output_pairs(out, "train") == [("uno", "one"), ("tres", "three"), (f"cinco {EMPTY_TOKEN} dos", f"five {EMPTY_TOKEN} two")]
     assert output_pairs(out, "valid") == [("seis", "six")]
@@ -299,7 +278,7 @@ def test_bpe_recipe_learns_on_train_only_and_decodes_back(tmp_path):
     for stem, pairs in [("train", BPE_TRAIN), ("valid", BPE_VALID), ("test", BPE_TEST)]:
         write_parallel(data, stem, pairs)
     out = tmp_path / "out"
-    result = run_prepare("folder", data, "--out", out, "--recipe", "bpe", "--bpe-merges", 40)
+    result = run_cli("prepare", "folder", data, "--out", out, "--recipe", "bpe", "--bpe-merges", 40)
     assert result.returncode == 0, result.stderr
 
     for lang, index in (("es", 0), ("en", 1)):

@@ -22,7 +22,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -30,7 +29,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import REPO
+from conftest import (BIN, LETTERS, PLUGIN, REPO, best_texts, copy_sentences, fairseq_records, output_lines, run_script, run_tool, sources,
+                      write_copy_corpus)
 from cs224n_nmt_plugin import preflight
 from cs224n_nmt_plugin.errors import InputError
 from cs224n_nmt_plugin.settings import decoding_options
@@ -38,9 +38,6 @@ from cs224n_nmt_plugin.text import prepare
 from cs224n_nmt_plugin.models import CS224nNMTModel
 from cs224n_nmt_plugin.models.nmt_model import DEFAULT_MAX_POSITIONS
 
-BIN = Path(sys.executable).parent
-PLUGIN = str(REPO / "cs224n_nmt_plugin")
-LETTERS = "a b c d e f g h i j k l".split()
 NAME = "copy"
 # Training with train.sh: 2000 pairs, 32 a batch -> 63 updates an epoch; checkpoints every 20.
 TRAIN_ARGS = ("--arch", "cs224n_lstm_tiny", "--lr", "2e-2", "--max-epoch", "5",
@@ -53,39 +50,13 @@ INTERACTIVE_RSS_GROWTH_BOUND_MB = 48  # over 10,000 streamed lines after the fir
 # ----- helpers -----------------------------------------------------------------------------
 
 
-def copy_sentences(rng, count):
-    return [" ".join(rng.choice(LETTERS) for _ in range(rng.randint(3, 7))) for _ in range(count)]
-
-
-def write_copy_corpus(folder, seed=0):
-    rng = random.Random(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    for split, size in (("train", 2000), ("valid", 100), ("test", 37)):
-        sources = copy_sentences(rng, size)
-        (folder / f"{split}.es").write_text("".join(s + "\n" for s in sources))
-        (folder / f"{split}.en").write_text("".join(s.upper() + "\n" for s in sources))
-    return folder
+def one_thread():
+    """This process's environment, fairseq's tools on one thread."""
+    return {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
 def script_env(data_bin_root, outputs_root):
-    return {**os.environ, "DATA_BIN_ROOT": str(data_bin_root), "OUTPUTS_ROOT": str(outputs_root),
-            "RECIPE": "cpu", "OMP_NUM_THREADS": "1"}
-
-
-def script(name, *args, env, check=True, **kwargs):
-    result = subprocess.run(["bash", str(REPO / "scripts" / name), *map(str, args)],
-                            capture_output=True, text=True, env=env, **kwargs)
-    if check:
-        assert result.returncode == 0, f"{name} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
-    return result
-
-
-def tool(name, *args, check=True, **kwargs):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", **kwargs.pop("env", {})}
-    result = subprocess.run([str(BIN / name), *map(str, args)], capture_output=True, text=True, env=env, **kwargs)
-    if check:
-        assert result.returncode == 0, f"{name} failed:\n{result.stderr[-3000:]}"
-    return result
+    return {**one_thread(), "DATA_BIN_ROOT": str(data_bin_root), "OUTPUTS_ROOT": str(outputs_root), "RECIPE": "cpu"}
 
 
 def snapshot(folder):
@@ -103,30 +74,15 @@ def assert_one_line_error(result, *fragments):
 
 def train_inner(log):
     """num_updates -> the train_inner record (json strings as fairseq logs them), in log order."""
-    records = {}
-    for line in log.splitlines():
-        if "| train_inner |" in line:
-            record = json.loads(line[line.index("{"):])
-            records[int(record["num_updates"])] = record
-    return records
+    return {int(record["num_updates"]): record for record in fairseq_records(log, "train_inner")}
 
 
 def epoch_ends(log):
-    return {int(json.loads(line[line.index("{"):])["train_num_updates"])
-            for line in log.splitlines() if "| train |" in line}
+    return {int(record["train_num_updates"]) for record in fairseq_records(log, "train")}
 
 
 def model_state(path):
     return torch.load(path, map_location="cpu", weights_only=True)["model"]
-
-
-def hypotheses(fairseq_output):
-    found = {}
-    for line in fairseq_output.splitlines():
-        if line.startswith("H-"):
-            index, _, text = line.split("\t")
-            found[int(index[2:])] = text
-    return found
 
 
 # ----- fixtures: a prepared copy corpus, an uninterrupted run and a killed-and-resumed one ---
@@ -138,8 +94,8 @@ def corpus(tmp_path_factory):
     raw = write_copy_corpus(root / "raw")
     data_bin_root = root / "data-bin"
     env = script_env(data_bin_root, root / "outputs")
-    script("prepare.sh", NAME, "folder", raw, env=env)
-    script("preprocess.sh", NAME, env=env)
+    run_script("prepare.sh", NAME, "folder", raw, env=env)
+    run_script("preprocess.sh", NAME, env=env)
     return root, raw, data_bin_root
 
 
@@ -147,7 +103,7 @@ def corpus(tmp_path_factory):
 def uninterrupted(corpus):
     root, _, data_bin_root = corpus
     env = script_env(data_bin_root, root / "out-a")
-    script("train.sh", NAME, *TRAIN_ARGS, env=env)
+    run_script("train.sh", NAME, *TRAIN_ARGS, env=env)
     return env, root / "out-a" / NAME
 
 
@@ -199,7 +155,7 @@ def interrupted(corpus):
     newest = max(checkpoints.glob("checkpoint_*_*.pt"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))
     after_kill["last_is_copy_of"] = newest.name if last.read_bytes() == newest.read_bytes() else None
     last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])
-    rerun = script("train.sh", NAME, *TRAIN_ARGS, env=env)
+    rerun = run_script("train.sh", NAME, *TRAIN_ARGS, env=env)
     rerun_log = (run_dir / "train.log").read_text()[len(after_kill["log"]):]
     return env, run_dir, after_kill, {"console": rerun.stdout, "log": rerun_log}
 
@@ -235,19 +191,19 @@ def test_prepare_script_rejects_bad_input_and_keeps_the_good_output(tmp_path, br
     raw = tmp_path / "raw"
     shutil.copytree(good, raw)
     env = script_env(tmp_path / "data-bin", tmp_path / "outputs")
-    script("prepare.sh", "c", "folder", raw, env=env)
+    run_script("prepare.sh", "c", "folder", raw, env=env)
     text_dir = tmp_path / "data-bin" / "c" / "text"
     before = snapshot(text_dir)
 
     file_name, problem = break_input(raw)
     for _ in range(2):  # a failed run is never taken for a finished one: the rerun fails too
-        result = script("prepare.sh", "c", "folder", raw, env=env, check=False)
+        result = run_script("prepare.sh", "c", "folder", raw, env=env, check=False)
         assert_one_line_error(result, file_name, problem)
         assert snapshot(text_dir) == before  # outputs, prepare.json and the step's stamp untouched
 
     shutil.rmtree(raw, ignore_errors=True)
     shutil.copytree(good, raw, copy_function=shutil.copy)  # fixed (files newer than the stamp)
-    rerun = script("prepare.sh", "c", "folder", raw, env=env)
+    rerun = run_script("prepare.sh", "c", "folder", raw, env=env)
     assert "up to date" not in rerun.stdout
     assert snapshot(text_dir) == before
 
@@ -266,7 +222,7 @@ def test_prepare_drops_empty_and_overlong_pairs_with_counts(tmp_path):
             with open(raw / f"{split}.{lang}", "a") as stream:
                 stream.writelines(pair[side] + "\n" for pair in pairs)
     env = script_env(tmp_path / "data-bin", tmp_path / "outputs")
-    result = script("prepare.sh", "c", "folder", raw, env=env)
+    result = run_script("prepare.sh", "c", "folder", raw, env=env)
     assert f"dropped pairs with a side over {prepare.MAX_TOKENS} tokens: train 1, valid 0, test 1" in result.stdout
     assert "dropped pairs with an empty side: train 1, valid 0, test 0" in result.stdout
     text_dir = tmp_path / "data-bin" / "c" / "text"
@@ -289,7 +245,7 @@ def test_translate_file_translates_every_line_in_order(uninterrupted, tmp_path):
     long_line = " ".join(["a"] * 1500)
     source.write_text(f"a b c\n\n{long_line}\ng h i j")  # an empty line; no newline at the end
     output = tmp_path / "out.txt"
-    result = script("translate_file.sh", NAME, source, output, env=env)
+    result = run_script("translate_file.sh", NAME, source, output, env=env)
     assert f"1 line(s) of more than {prepare.MAX_TOKENS} tokens cut to their first {prepare.MAX_TOKENS} (line 3)" \
         in result.stderr
     lines = output.read_text().split("\n")
@@ -299,7 +255,7 @@ def test_translate_file_translates_every_line_in_order(uninterrupted, tmp_path):
 
     empty = tmp_path / "empty.es"
     empty.write_text("")
-    script("translate_file.sh", NAME, empty, output, env=env)
+    run_script("translate_file.sh", NAME, empty, output, env=env)
     assert output.read_text() == ""
 
 
@@ -307,10 +263,10 @@ def test_interactive_translates_an_empty_line_and_an_unterminated_last_line(unin
     """fairseq-interactive itself (typed input): an empty line is translated as an empty
     source (just </s>); the last line needs no newline. (An empty stream: see above.)"""
     _, run_dir = uninterrupted
-    result = tool("fairseq-interactive", corpus[2] / NAME, "--user-dir", PLUGIN,
-                  "--path", run_dir / "checkpoints" / "checkpoint_best.pt", "--source-lang", "es",
-                  "--target-lang", "en", "--beam", "5", "--cpu", input="a b c\n\nd e f")
-    found = hypotheses(result.stdout)
+    result = run_tool("fairseq-interactive", corpus[2] / NAME, "--user-dir", PLUGIN,
+                      "--path", run_dir / "checkpoints" / "checkpoint_best.pt", "--source-lang", "es",
+                      "--target-lang", "en", "--beam", "5", "--cpu", stdin="a b c\n\nd e f", env=one_thread())
+    found = best_texts(result.stdout)
     assert sorted(found) == [0, 1, 2] and found[0] == "A B C" and found[2] == "D E F"
     assert "S-1\t\n" in result.stdout
 
@@ -323,7 +279,7 @@ def test_translate_file_rejects_bad_input(uninterrupted, tmp_path, case):
         source.write_bytes(b"a b\nni\xf1os\n")
     output = tmp_path / "out.txt"
     output.write_text("an earlier good translation\n")
-    result = script("translate_file.sh", NAME, source, output, env=env, check=False)
+    result = run_script("translate_file.sh", NAME, source, output, env=env, check=False)
     assert_one_line_error(result, source, "no such file" if case == "missing" else "is not UTF-8")
     assert output.read_text() == "an earlier good translation\n"
 
@@ -375,7 +331,7 @@ def test_translate_file_checks_the_checkpoint_and_data_bin(uninterrupted, corpus
     source.write_text("a b c\n")
     output.write_text("an earlier good translation\n")
     env = script_env(tmp_path / "data-bin", tmp_path / "outputs")
-    result = script("translate_file.sh", NAME, source, output, env=env, check=False)
+    result = run_script("translate_file.sh", NAME, source, output, env=env, check=False)
     assert_one_line_error(result, named, problem)
     assert output.read_text() == "an earlier good translation\n"
 
@@ -389,7 +345,7 @@ def test_translate_script_checks_the_checkpoint_and_keeps_earlier_outputs(uninte
     (run_copy / "test_outputs.txt").write_text("an earlier good translation\n")
     shutil.copy(run_dir / ".train.stamp", run_copy / ".train.stamp")
     env = script_env(corpus[2], tmp_path / "outputs")
-    result = script("translate.sh", NAME, env=env, check=False)
+    result = run_script("translate.sh", NAME, env=env, check=False)
     assert_one_line_error(result, checkpoint, "truncated or damaged")
     assert (run_copy / "test_outputs.txt").read_text() == "an earlier good translation\n"
     assert not (run_copy / ".translate.stamp").exists()
@@ -400,9 +356,9 @@ def test_forgetting_user_dir_fails_with_the_documented_symptom(uninterrupted, co
     """README: without --user-dir fairseq cannot unpickle the checkpoint's argparse.Namespace
     (the plugin registers it as safe) and, past that, would not know --arch cs224n_lstm*."""
     _, run_dir = uninterrupted
-    result = tool("fairseq-generate", corpus[2] / NAME, "--path", run_dir / "checkpoints" / "checkpoint_best.pt",
-                  "--beam", "2", "--cpu", check=False)
-    assert result.returncode != 0 and hypotheses(result.stdout) == {}
+    result = run_tool("fairseq-generate", corpus[2] / NAME, "--path", run_dir / "checkpoints" / "checkpoint_best.pt",
+                      "--beam", "2", "--cpu", env=one_thread(), check=False)
+    assert result.returncode != 0 and best_texts(result.stdout) == {}
     assert "Unsupported global" in result.stderr and "argparse.Namespace" in result.stderr
 
 
@@ -520,13 +476,13 @@ def test_interactive_streams_10000_lines_in_order_with_flat_memory(uninterrupted
     memory after the first buffer stays within INTERACTIVE_RSS_GROWTH_BOUND_MB."""
     _, run_dir = uninterrupted
     rng = random.Random(7)
-    sources = copy_sentences(rng, 10_000)
+    lines = copy_sentences(rng, 10_000)
     buffer_size = 2048
     command = [str(BIN / "fairseq-interactive"), str(corpus[2] / NAME), "--user-dir", PLUGIN,
                "--path", str(run_dir / "checkpoints" / "checkpoint_best.pt"), "--source-lang", "es",
                "--target-lang", "en", "--cpu", *decoding_options(), "--buffer-size", str(buffer_size),
                "--batch-size", "64"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    env = {**one_thread(), "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                text=True, env=env)
     output, seen = [], {"hypotheses": 0}
@@ -544,14 +500,14 @@ def test_interactive_streams_10000_lines_in_order_with_flat_memory(uninterrupted
     reader.start()
     samples = []  # (hypotheses so far, RSS MB)
     try:
-        process.stdin.write("".join(s + "\n" for s in sources[:buffer_size]))
+        process.stdin.write("".join(s + "\n" for s in lines[:buffer_size]))
         process.stdin.flush()
         deadline = time.monotonic() + 300
         while not first_buffer_done.wait(0.25):  # the stream is still open
             assert process.poll() is None, "fairseq-interactive ended early"
             assert time.monotonic() < deadline, "the first buffer was not translated before the stream ended"
             samples.append((seen["hypotheses"], rss_mb(process.pid)))
-        writer = threading.Thread(target=lambda: (process.stdin.write("".join(s + "\n" for s in sources[buffer_size:])),
+        writer = threading.Thread(target=lambda: (process.stdin.write("".join(s + "\n" for s in lines[buffer_size:])),
                                                   process.stdin.close()))
         writer.start()
         while process.poll() is None:
@@ -565,13 +521,11 @@ def test_interactive_streams_10000_lines_in_order_with_flat_memory(uninterrupted
     assert process.returncode == 0
 
     text = "".join(output)
-    source_lines = {int(line.split("\t")[0][2:]): line.rstrip("\n").split("\t")[1]
-                    for line in output if line.startswith("S-")}
-    found = hypotheses(text)
-    assert [source_lines[i] for i in range(len(sources))] == sources and len(source_lines) == len(sources)
-    ids = [int(line.split("\t")[0][2:]) for line in output if line.startswith("H-")]
-    assert ids == list(range(len(sources)))  # every line once, printed in input order
-    assert sum(found[i] == s.upper() for i, s in enumerate(sources)) >= 0.9 * len(sources)
+    assert sources(text) == dict(enumerate(lines))
+    printed = output_lines(text, "H")  # every line once, printed in input order
+    assert list(printed) == list(range(len(lines))) and all(len(h) == 1 for h in printed.values())
+    found = best_texts(text)
+    assert sum(found[i] == s.upper() for i, s in enumerate(lines)) >= 0.9 * len(lines)
 
     after_first = [rss for count, rss in samples if count >= buffer_size and rss > 0]
     assert len(after_first) >= 3, samples
@@ -584,16 +538,16 @@ def test_generate_translates_2000_sentences_in_one_batch_within_the_memory_bound
                "--path", str(run_dir / "checkpoints" / "checkpoint_best.pt"), "--gen-subset", "train", "--cpu",
                *decoding_options(), "--batch-size", "2000", "--required-batch-size-multiple", "1"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                               env={**os.environ, "OMP_NUM_THREADS": "1"})
+                               env=one_thread())
     stdout = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)  # this child's own peak RSS
     process.returncode = os.waitstatus_to_exitcode(status)
     assert process.returncode == 0
     peak_mb = usage.ru_maxrss / 1024
-    found = hypotheses(stdout)
-    sources = (corpus[1] / "train.es").read_text().splitlines()
-    assert sorted(found) == list(range(len(sources)))
-    assert sum(found[i] == s.upper() for i, s in enumerate(sources)) >= 0.9 * len(sources)
+    found = best_texts(stdout)
+    lines = (corpus[1] / "train.es").read_text().splitlines()
+    assert sorted(found) == list(range(len(lines)))
+    assert sum(found[i] == s.upper() for i, s in enumerate(lines)) >= 0.9 * len(lines)
     assert peak_mb <= GENERATE_PEAK_RSS_BOUND_MB, peak_mb
 
 
@@ -612,7 +566,7 @@ def test_two_gloo_processes_train_like_one_process_with_update_freq_2(corpus, tm
                   "--criterion", "cross_entropy", "--sentence-avg", "--seed", "0", "--max-update", "12",
                   "--disable-validation", "--no-epoch-checkpoints", "--no-progress-bar", "--log-format", "json",
                   "--log-interval", "1"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = one_thread()
     per_rank = ('exec "$@" --distributed-world-size "$WORLD_SIZE" --distributed-rank "$RANK" '
                 "--distributed-init-method env:// --distributed-no-spawn --distributed-backend gloo "
                 "--ddp-backend legacy_ddp")
@@ -621,7 +575,7 @@ def test_two_gloo_processes_train_like_one_process_with_update_freq_2(corpus, tm
                           "--save-dir", str(tmp_path / "ddp")], capture_output=True, text=True, env=env)
     assert ddp.returncode == 0, ddp.stderr[-3000:]
     assert "distributed init (rank 1)" in ddp.stdout + ddp.stderr
-    single = tool("fairseq-train", *train_args, "--update-freq", "2", "--save-dir", tmp_path / "single")
+    single = run_tool("fairseq-train", *train_args, "--update-freq", "2", "--save-dir", tmp_path / "single", env=env)
 
     two, one = train_inner(ddp.stdout + ddp.stderr), train_inner(single.stdout + single.stderr)
     assert sorted(two) == sorted(one) == list(range(1, 13))
@@ -632,7 +586,7 @@ def test_two_gloo_processes_train_like_one_process_with_update_freq_2(corpus, tm
     a, b = model_state(tmp_path / "ddp" / "checkpoint_last.pt"), model_state(tmp_path / "single" / "checkpoint_last.pt")
     assert max((a[name] - b[name]).abs().max().item() for name in a) <= 1e-6
 
-    generated = tool("fairseq-generate", data_bin, "--user-dir", PLUGIN,
-                     "--path", tmp_path / "ddp" / "checkpoint_last.pt", "--cpu", "--beam", "5", "--max-len-b", "70", "--batch-size", "64",
-                     "--required-batch-size-multiple", "1")
-    assert sorted(hypotheses(generated.stdout)) == list(range(37))
+    generated = run_tool("fairseq-generate", data_bin, "--user-dir", PLUGIN, "--path", tmp_path / "ddp" / "checkpoint_last.pt",
+                         "--cpu", "--beam", "5", "--max-len-b", "70", "--batch-size", "64",
+                         "--required-batch-size-multiple", "1", env=env)
+    assert sorted(best_texts(generated.stdout)) == list(range(37))

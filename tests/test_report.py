@@ -4,15 +4,13 @@ import base64
 import html
 import io
 import re
-import shutil
-import subprocess
 import sys
 
 import pytest
 import sacrebleu
 import torch
 
-from conftest import REPO
+from conftest import needs_chromium, run_script, write_lines
 from cs224n_nmt_plugin.cli import COMMANDS, command_parser, main
 from cs224n_nmt_plugin.settings import MAX_STEPS
 from cs224n_nmt_plugin.text import prepare, report
@@ -43,12 +41,6 @@ HYPOTHESES = [
 SOURCE_DICTIONARY = ["el", "perro", "grande", "come", "carne", "bebe", "la", "leche", "una", "casa", "aquí", "&"]
 UNKNOWN = {"gato", "roja", "está", '<script>alert("x")</script>', "nosotros", "estamos"}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-CHROMIUM = "/usr/bin/chromium"
-
-
-def write_lines(path, lines):
-    path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
-    return path
 
 
 @pytest.fixture
@@ -314,13 +306,8 @@ def test_checkpoint_report_has_heatmaps_and_hypotheses(model_files, model_report
 
 # ----- rendering in headless Chromium ------------------------------------------------------
 
-needs_chromium = pytest.mark.skipif(
-    shutil.which(CHROMIUM) is None, reason=f"{CHROMIUM} not installed (Debian: apt-get install -y chromium)")
-
-
 def check_renders(report_html, screenshot):
-    return subprocess.run(["bash", str(REPO / "scripts" / "check_report_renders.sh"), str(report_html), str(screenshot)],
-                          capture_output=True, text=True, timeout=120)
+    return run_script("check_report_renders.sh", report_html, screenshot, check=False, timeout=120)
 
 
 @needs_chromium

@@ -3,13 +3,12 @@ the supported range (Colab, Kaggle, a lab GPU box), the plugin goes into that en
 its torch, which stays as it was; USE_VENV=1 makes it the project's own .venv/ all the same."""
 import os
 import shutil
-import subprocess
 import sys
 
 import pytest
 import torch
 
-from conftest import REPO
+from conftest import REPO, run_script
 from test_install import run, torch_files
 
 pytestmark = pytest.mark.slow  # a fresh environment, and pip installing the plugin into it
@@ -40,8 +39,7 @@ def run_sh(checkout, venv, **variables):
     """run.sh --environment-only with the environment's python3 first on the PATH, as in a notebook runtime."""
     env = {name: value for name, value in os.environ.items() if name not in ("PYTHON", "VIRTUAL_ENV", "USE_VENV")}
     env.update(PATH=f"{venv / 'bin'}{os.pathsep}{env['PATH']}", **variables)
-    return subprocess.run(["bash", checkout / "scripts" / "run.sh", "--environment-only"], capture_output=True,
-                          text=True, env=env, cwd=checkout)
+    return run_script("run.sh", "--environment-only", checkout=checkout, env=env, cwd=checkout, check=False)
 
 
 def test_use_venv_chooses_the_projects_own_venv_over_an_environment_with_torch(user_environment, checkout):

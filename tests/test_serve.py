@@ -8,7 +8,6 @@ import json
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ import urllib.request
 import pytest
 import torch
 
-from conftest import LETTERS, REPO
+from conftest import CHROMIUM, LETTERS, REPO, copy_sentences, free_port, needs_chromium, run_cli, run_script, write_lines
 from cs224n_nmt_plugin.serve.batching import BatchingQueue
 from cs224n_nmt_plugin.settings import decoding_arguments
 from cs224n_nmt_plugin.text.bleu import sentence_bleu, tokenize
@@ -27,14 +26,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 import load_test  # noqa: E402  (a script of scripts/)
 
 NAME = "copy"
-CHROMIUM = "/usr/bin/chromium"
 LOAD_RSS_GROWTH_BOUND_MB = 64  # over the 500 requests after the first 50 (measured: see the README)
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -196,9 +188,8 @@ def test_a_model_that_does_not_load_stops_start_up_with_one_line(run_layout, tmp
     broken = tmp_path / "checkpoints"
     broken.mkdir()
     (broken / "checkpoint_best.pt").write_bytes((checkpoints / "checkpoint_best.pt").read_bytes()[:5000])
-    result = subprocess.run([sys.executable, "-m", "cs224n_nmt_plugin", "serve", str(broken), "--data-bin",
-                             str(checkpoints.parents[2] / "data-bin" / NAME), "--port", str(free_port())],
-                            capture_output=True, text=True, env=env, timeout=120)
+    result = run_cli("serve", broken, "--data-bin", checkpoints.parents[2] / "data-bin" / NAME, "--port", free_port(),
+                     env=env, timeout=120)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "checkpoint_best.pt: is truncated or damaged" in lines[0]
@@ -231,7 +222,7 @@ def test_the_queue_batches_concurrent_requests_and_answers_each_its_own_lines():
 def test_concurrent_requests_get_what_one_at_a_time_gets(server):
     url, _ = server
     rng = random.Random(3)
-    lines = [" ".join(rng.choice(LETTERS) for _ in range(rng.randint(3, 7))) for _ in range(24)]
+    lines = copy_sentences(rng, 24)
     alone = [request(url, "/translate", {"lines": [line], "nbest": 2})[1]["translations"][0] for line in lines]
     result = load_test.run_load(url, lines, clients=8, requests=24)
     together = {i: t for answer in result["translations"] for i, t in answer.items()}
@@ -245,12 +236,9 @@ def test_eight_clients_and_500_requests_get_every_translation_as_translate_file_
     url, process = server
     _, _, env = run_layout
     rng = random.Random(11)
-    lines = [" ".join(rng.choice(LETTERS) for _ in range(rng.randint(3, 7))) for _ in range(100)]
-    source = tmp_path / "load.es"
-    source.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
-    translate_file = subprocess.run(["bash", str(REPO / "scripts" / "translate_file.sh"), NAME, str(source),
-                                     str(tmp_path / "load.en")], capture_output=True, text=True, env=env, timeout=300)
-    assert translate_file.returncode == 0, translate_file.stderr[-2000:]
+    lines = copy_sentences(rng, 100)
+    source = write_lines(tmp_path / "load.es", lines)
+    run_script("translate_file.sh", NAME, source, tmp_path / "load.en", env=env, timeout=300)
     expected = (tmp_path / "load.en").read_text(encoding="utf-8").splitlines()
 
     result = load_test.run_load(url, lines, clients=8, requests=500, pid=process.pid)
@@ -263,10 +251,6 @@ def test_eight_clients_and_500_requests_get_every_translation_as_translate_file_
 
 
 # ----- the page in headless Chromium -----------------------------------------------------------
-
-needs_chromium = pytest.mark.skipif(
-    shutil.which(CHROMIUM) is None, reason=f"{CHROMIUM} not installed (Debian: apt-get install -y chromium)")
-
 
 @needs_chromium
 def test_the_page_translates_and_draws_the_heatmap_in_chromium(server, tmp_path):

@@ -5,12 +5,11 @@ import hashlib
 import io
 import os
 import subprocess
-import sys
 import zipfile
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, run_cli
 
 SPA_TXT = "Go.\tVe.\tCC-BY 2.0 (France)\nHi.\tHola.\tCC-BY 2.0 (France)\n".encode("utf-8")
 
@@ -24,8 +23,7 @@ def make_zip(path, member="spa-eng/spa.txt", data=SPA_TXT):
 
 
 def fetch(dest, url, md5):
-    return subprocess.run([sys.executable, "-m", "cs224n_nmt_plugin", "fetch-tatoeba", str(dest), "--url", url,
-                           "--md5", md5], capture_output=True, text=True, cwd=REPO, timeout=120)
+    return run_cli("fetch-tatoeba", dest, "--url", url, "--md5", md5, timeout=120)
 
 
 def test_the_fixed_copy_is_the_one_of_the_shared_corpus(shared_dir):

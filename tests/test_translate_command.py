@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from conftest import run_cli
 from cs224n_nmt_plugin.translator import Translator
 
 pytestmark = pytest.mark.slow  # each command loads a trained model
@@ -33,8 +34,7 @@ def expected(copy_model):
 
 
 def translate(*args, env, stdin=None):
-    return subprocess.run([sys.executable, "-m", "cs224n_nmt_plugin", "translate", *map(str, args)], input=stdin,
-                          capture_output=True, text=True, env=env, cwd="/")
+    return run_cli("translate", *args, stdin=stdin, env=env, cwd="/")
 
 
 def test_lines_from_a_pipe_come_out_in_order_batch_after_batch(layout, expected):
