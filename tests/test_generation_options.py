@@ -45,10 +45,10 @@ def references(model):
     return (model.root / "test.en").read_text().splitlines()
 
 
-def load_hub(copy_model, **overrides):
+def load_hub(copy_model, checkpoint_file="checkpoint_best.pt", **overrides):
     from cs224n_nmt_plugin import CS224nNMTModel
 
-    return CS224nNMTModel.from_pretrained(str(copy_model.save_dir), checkpoint_file="checkpoint_best.pt",
+    return CS224nNMTModel.from_pretrained(str(copy_model.save_dir), checkpoint_file=checkpoint_file,
                                           data_name_or_path=str(copy_model.data_bin), **overrides)
 
 
@@ -219,10 +219,28 @@ def test_an_ensemble_of_a_model_with_itself_is_the_model(copy_model):
         assert hyps[0][0] == pytest.approx(hypotheses(alone)[number][0][0], abs=1e-5)
 
 
-def test_an_ensemble_of_two_checkpoints_translates(copy_model):
-    both = f"{copy_model.checkpoint}:{copy_model.save_dir / 'checkpoint_last.pt'}"
-    found = best_texts(generate(copy_model, "--beam", "5", path=both))
+def test_an_ensemble_of_two_checkpoints_averages_their_probabilities(copy_model):
+    """fairseq's EnsembleModel averages the models' probabilities at every step: each positional
+    score of the ensemble of checkpoint_best.pt and checkpoint_last.pt (two different models of one
+    run) is log2((p1 + p2) / 2) of the two models' teacher-forced probabilities of that token. The
+    n-best lists hold tokens the two models disagree on, where the mean of their log-probabilities
+    or either model alone would give another score."""
+    last = copy_model.save_dir / "checkpoint_last.pt"
+    stdout = generate(copy_model, "--beam", "5", "--nbest", "5", path=f"{copy_model.checkpoint}:{last}")
+    found = best_texts(stdout)
     assert sum(found[i] == ref for i, ref in enumerate(references(copy_model))) >= 0.9 * len(found)
+    hubs = load_hub(copy_model), load_hub(copy_model, checkpoint_file=last.name)
+    source_of, checked = sources(stdout), scored_hypotheses(stdout)
+    assert len(checked) == 5 * len(references(copy_model))
+    telling = 0  # positions where the mean log-probability and each model alone are all over 0.01 bits away
+    for number, text, positions in checked:
+        first, second = (torch.tensor(teacher_forced_bits(hub, source_of[number], text), dtype=torch.float64)
+                         for hub in hubs)
+        averaged = torch.logaddexp2(first, second) - 1  # log2((p1 + p2) / 2)
+        assert positions == pytest.approx(averaged.tolist(), abs=1e-4), (number, text)
+        alternatives = torch.stack([first, second, (first + second) / 2])
+        telling += int(((alternatives - averaged).abs().min(dim=0).values > 0.01).sum())
+    assert telling >= 50, telling
 
 
 def test_right_padded_sources_translate_exactly_like_left_padded_ones(copy_model):
