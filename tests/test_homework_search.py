@@ -243,23 +243,16 @@ class TinyTranslationTask:
         self.src_dict, self.tgt_dict = source_dictionary, target_dictionary
 
 
-def test_through_fairseqs_ensemble_interface_too():
-    """Where the log-probabilities are not one model's log-softmax (an ensemble, an adaptive
-    softmax), the search takes them from fairseq's EnsembleModel: the same results, and an
-    ensemble of a model with itself searches as the model alone."""
+def test_an_ensemble_of_a_model_with_itself_searches_as_the_model_alone():
+    """The search takes its log-probabilities from fairseq's EnsembleModel, which averages the
+    probabilities of several models: the same model twice gives the model's own search."""
     model, src_dict, tgt_dict = peaked_model(seed=4)
     sources, batch = sources_and_batch(src_dict, tgt_dict, seed=2, lengths=[3, 7, 1, 5, 4, 6, 2, 5])
-    alone = HomeworkBeamSearch([model], tgt_dict, beam_size=5, max_len_a=0, max_len_b=20)
-    through_the_ensemble = HomeworkBeamSearch([model], tgt_dict, beam_size=5, max_len_a=0, max_len_b=20)
-    through_the_ensemble.from_logits = False
-    twice = HomeworkBeamSearch([model, model], tgt_dict, beam_size=5, max_len_a=0, max_len_b=20)
-    assert alone.from_logits and not twice.from_logits
-    expected = [[(h["tokens"].tolist(), float(h["score"])) for h in hypotheses]
-                for hypotheses in alone.generate([model], batch)]
-    for generator in (through_the_ensemble, twice):
-        found = generator.generate([model], batch)
-        assert [[h["tokens"].tolist() for h in hypotheses] for hypotheses in found] == [
-            [tokens for tokens, _ in hypotheses] for hypotheses in expected]
-        for hypotheses, expected_hypotheses in zip(found, expected):
-            for hypothesis, (_, score) in zip(hypotheses, expected_hypotheses):
-                assert float(hypothesis["score"]) == pytest.approx(score, **SCORE_TOLERANCE)
+    alone = HomeworkBeamSearch([model], tgt_dict, beam_size=5, max_len_a=0, max_len_b=20).generate([model], batch)
+    twice = HomeworkBeamSearch([model, model], tgt_dict, beam_size=5, max_len_a=0, max_len_b=20).generate(
+        [model, model], batch)
+    assert [[h["tokens"].tolist() for h in hypotheses] for hypotheses in twice] == [
+        [h["tokens"].tolist() for h in hypotheses] for hypotheses in alone]
+    for hypotheses, expected in zip(twice, alone):
+        for hypothesis, reference in zip(hypotheses, expected):
+            assert float(hypothesis["score"]) == pytest.approx(float(reference["score"]), **SCORE_TOLERANCE)

@@ -28,31 +28,9 @@ from typing import Optional
 import torch
 import torch.nn as nn
 from fairseq import utils
-from fairseq.models import BaseFairseqModel, FairseqDecoder
 from fairseq.sequence_generator import EnsembleModel
 
 ALIGNMENTS = {"hard": utils.extract_hard_alignment, "soft": utils.extract_soft_alignment}
-
-
-def normalizes_by_log_softmax(model):
-    """Whether ``model``'s log-probabilities are fairseq's default, a log-softmax over its decoder's
-    output (no adaptive softmax, no method of its own)."""
-    model_class, decoder_class = type(model), type(model.decoder)
-    return (model_class.get_normalized_probs is BaseFairseqModel.get_normalized_probs
-            and model_class.get_normalized_probs_scriptable is BaseFairseqModel.get_normalized_probs_scriptable
-            and decoder_class.get_normalized_probs is FairseqDecoder.get_normalized_probs
-            and decoder_class.get_normalized_probs_scriptable is FairseqDecoder.get_normalized_probs_scriptable
-            and getattr(model.decoder, "adaptive_softmax", None) is None)
-
-
-def last_step_attention(decoder_out):
-    """alpha of the decoder's last step (N, S) from its extra output, as fairseq's EnsembleModel
-    reads it, or None."""
-    extra = decoder_out[1] if len(decoder_out) > 1 else None
-    if isinstance(extra, dict):
-        extra = extra.get("attn")
-        extra = extra[0] if isinstance(extra, list) else extra
-    return None if extra is None else extra[:, -1, :]
 
 
 @dataclass
@@ -164,9 +142,6 @@ class HomeworkBeamSearch(nn.Module):
         self.pad, self.eos = tgt_dict.pad(), tgt_dict.eos()
         self.symbols_to_strip_from_output = {self.eos}  # fairseq's tools read it
         self.extract_alignment = ALIGNMENTS.get(print_alignment)
-        # One such model: its top words and log-softmax come from the logits directly, with no
-        # (N, V) tensor of log-probabilities formed.
-        self.from_logits = self.model.models_size == 1 and normalizes_by_log_softmax(self.model.single_model)
 
     @torch.no_grad()
     def generate(self, models, sample, prefix_tokens=None, constraints=None, bos_token=None):
@@ -209,16 +184,11 @@ class HomeworkBeamSearch(nn.Module):
         return [sorted(hypotheses, key=lambda h: float(h["score"]), reverse=True) for hypotheses in results]
 
     def _top_words(self, tokens, encoder_outs, incremental_states, top):
-        """One decoder step for every live row: its ``top`` best next words' log-probabilities and
-        ids (N, top), best first, and the step's attention (N, S) or None."""
-        if not self.from_logits:
-            log_probs, attention = self.model.forward_decoder(tokens, encoder_outs, incremental_states)
-            return (*log_probs.topk(top, dim=1), attention)
-        model = self.model.single_model
-        decoder_out = model.decoder(tokens, encoder_out=encoder_outs[0], incremental_state=incremental_states[0])
-        logits = decoder_out[0][:, -1, :].float()  # as fairseq's log-softmax computes it
-        best, words = logits.topk(top, dim=1)
-        return best - torch.logsumexp(logits, dim=1, keepdim=True), words, last_step_attention(decoder_out)
+        """One decoder step for every live row (fairseq's EnsembleModel: the log-softmax of one
+        model, the averaged probabilities of several): each row's ``top`` best next words'
+        log-probabilities and ids (N, top), best first, and the step's attention (N, S) or None."""
+        log_probs, attention = self.model.forward_decoder(tokens, encoder_outs, incremental_states)
+        return (*log_probs.topk(top, dim=1), attention)
 
     def _step_limits(self, src_lengths):
         limits = (self.max_len_a * src_lengths.float() + self.max_len_b).long()
