@@ -1,7 +1,13 @@
 """Shared helpers: the repository's paths; runners of the pipeline scripts, fairseq's tools and
 the cs224n-nmt command; the copy-task corpus; tiny fairseq dictionaries, model construction and
 collated batches; one cs224n_lstm_tiny trained with fairseq's own tools on the copy task (for the
-command-line tests); parsers of fairseq's output."""
+command-line tests); parsers of fairseq's output.
+
+Markers (setup.cfg): ``slow`` for every test that trains a model or runs fairseq's tools, a
+pipeline script, the notebook or a server; ``browser`` (with ``slow``) for those that drive
+Chromium. ``bash scripts/test.sh --fast`` leaves both out. Two checks keep the marks honest: a test
+that uses ``copy_model`` without ``slow`` stops the collection, and ``run_tool``/``run_script``
+fail in a test that is not marked ``slow``."""
 import argparse
 import ast
 import json
@@ -36,8 +42,40 @@ def pytest_configure(config):
     silence_third_party_notices()
 
 
-needs_chromium = pytest.mark.skipif(
-    shutil.which(CHROMIUM) is None, reason=f"{CHROMIUM} not installed (Debian: apt-get install -y chromium)")
+def pytest_collection_modifyitems(config, items):
+    """copy_model trains with fairseq-train: a test that uses it, even through another fixture, is slow."""
+    unmarked = [item.nodeid for item in items
+                if "copy_model" in getattr(item, "fixturenames", ()) and item.get_closest_marker("slow") is None]
+    if unmarked:
+        raise pytest.UsageError("these tests use copy_model (fairseq-train) but are not marked slow: "
+                                + ", ".join(unmarked))
+
+
+_running = {}  # "test": the test whose setup, call or teardown runs now
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    _running["test"] = item
+    try:
+        return (yield)
+    finally:
+        _running.pop("test", None)
+
+
+def only_in_slow_tests(what):
+    """Fails the running test, unless it is marked slow: ``what`` is for the slow tier only."""
+    test = _running.get("test")
+    if test is not None and test.get_closest_marker("slow") is None:
+        pytest.fail(f"{test.nodeid} runs {what}: mark it slow (scripts/test.sh --fast leaves slow tests out)",
+                    pytrace=False)
+
+
+def needs_chromium(test):
+    """A test that drives headless Chromium: marked browser and slow, skipped where Chromium is missing."""
+    skip = pytest.mark.skipif(shutil.which(CHROMIUM) is None,
+                              reason=f"{CHROMIUM} not installed (Debian: apt-get install -y chromium)")
+    return pytest.mark.browser(pytest.mark.slow(skip(test)))
 
 
 # ----- running the scripts, fairseq's tools and the cs224n-nmt command ----------------------
@@ -52,6 +90,7 @@ def run_script(name, *args, env=None, check=True, checkout=REPO, text=True, **op
     text unless text=False); ``env`` is the whole environment (None: this process's); ``options`` go
     to subprocess.run (cwd, timeout, input). With ``check``, a failure fails the test, showing the
     output's end."""
+    only_in_slow_tests(f"scripts/{name}")
     interpreter = sys.executable if name.endswith(".py") else "bash"
     result = subprocess.run([interpreter, str(Path(checkout) / "scripts" / name), *map(str, args)],
                             capture_output=True, text=text, env=env, **options)
@@ -63,6 +102,7 @@ def run_script(name, *args, env=None, check=True, checkout=REPO, text=True, **op
 def run_tool(tool, *args, stdin=None, env=None, check=True, **options):
     """A fairseq command-line tool (or another of the venv's) with its output captured as text;
     ``env`` is the whole environment (None: this process's)."""
+    only_in_slow_tests(tool)
     result = subprocess.run([str(BIN / tool), *map(str, args)], input=stdin, capture_output=True, text=True, env=env,
                             **options)
     if check:

@@ -163,6 +163,7 @@ def train(data_bin, save_dir, *options):
     return fairseq_records(result.stdout + result.stderr, "train_inner")
 
 
+@pytest.mark.slow
 def test_fairseq_train_with_a4_adam_saves_torchs_state_and_runs_under_amp_and_update_freq(copy_model, tmp_path):
     """A real fairseq-train with an lr scheduler and clipping; its checkpoint holds torch's Adam
     state; --amp (on a CPU: fairseq's loss scaler around the optimizer, which does nothing) and

@@ -116,6 +116,7 @@ def test_per_word_losses_are_refused_with_a_clear_message():
         A4CrossEntropyCriterion(Task(tgt_dict), sentence_avg=True)(build_model(src_dict, tgt_dict), batch, reduce=False)
 
 
+@pytest.mark.slow
 def test_fairseq_train_logs_what_cross_entropy_logs(copy_model, tmp_path):
     """Real fairseq-train runs, 20 updates each: the losses, perplexities and gradient norms that
     fairseq logs agree to its printed precision (float32 rounding aside) with cross_entropy's."""

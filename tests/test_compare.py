@@ -248,6 +248,7 @@ def test_other_settings_are_refused_in_one_line_and_nothing_is_touched(compared)
     assert {path: path.read_bytes() for path in compared["out"].glob("*.json")} == files
 
 
+@pytest.mark.slow  # runs compare.py
 def test_a_budget_too_small_exits_in_one_line_before_writing_anything(tmp_path):
     env = {**os.environ, "DATA_BIN_ROOT": str(tmp_path / "data-bin"), "OUTPUTS_ROOT": str(tmp_path / "outputs")}
     result = run_script("compare.py", "tiny", "--updates", "3", "--rounds", "2", env=env, check=False)

@@ -1,7 +1,11 @@
 """A tiny real run through fairseq's own command-line tools with --user-dir: the copy task of
 conftest.copy_model, trained by fairseq-train (with --eval-bleu), then fairseq-generate,
 fairseq-interactive and the hub interface translate with it."""
+import pytest
+
 from conftest import PLUGIN, best_texts, fairseq_records, output_lines, run_tool
+
+pytestmark = pytest.mark.slow  # fairseq-train and fairseq's tools
 
 
 def test_training_lowers_the_loss(copy_model):

@@ -7,8 +7,9 @@ import pytest
 
 from conftest import run_script, write_tatoeba_copy
 
+pytestmark = pytest.mark.slow  # gpu_check.sh trains and decodes every contestant
 
-@pytest.mark.slow
+
 def test_the_dry_run_writes_the_table_and_the_json(tmp_path):
     corpus = write_tatoeba_copy(tmp_path / "spa.txt", 4000)
     env = {**os.environ, "TATOEBA": str(corpus), "DATA_BIN_ROOT": str(tmp_path / "data-bin"),

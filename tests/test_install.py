@@ -13,6 +13,7 @@ import torch
 
 from conftest import REPO, run_script, write_copy_corpus
 
+pytestmark = pytest.mark.slow  # fresh virtual environments, pip, install.sh
 PYTHON_VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"
 
 

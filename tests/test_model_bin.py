@@ -111,6 +111,7 @@ def test_imported_model_scores_as_the_homework(imported):
         torch.testing.assert_close(fairseq_scores, expected, rtol=0, atol=1e-10)
 
 
+@pytest.mark.slow  # fairseq-interactive
 def test_hub_and_fairseq_interactive_translate_with_the_imported_directory(imported):
     """The directory serves as fairseq's data directory; with the homework's beam search every
     hypothesis scores as the homework's model scores it (tokens from the hub: printed text drops

@@ -11,6 +11,8 @@ from conftest import A4_DATA, best_texts, run_script
 from cs224n_nmt_plugin.settings import decoding_summary
 from cs224n_nmt_plugin.text.bleu import a4_corpus_bleu
 
+pytestmark = pytest.mark.slow  # every step of the pipeline, training included
+
 
 def script(name, *args, env):
     """What a pipeline step printed (stdout, then stderr)."""

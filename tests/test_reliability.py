@@ -38,6 +38,7 @@ from cs224n_nmt_plugin.text import prepare
 from cs224n_nmt_plugin.models import CS224nNMTModel
 from cs224n_nmt_plugin.models.nmt_model import DEFAULT_MAX_POSITIONS
 
+pytestmark = pytest.mark.slow  # the pipeline scripts and fairseq's tools, training included
 NAME = "copy"
 # Training with train.sh: 2000 pairs, 32 a batch -> 63 updates an epoch; checkpoints every 20.
 TRAIN_ARGS = ("--arch", "cs224n_lstm_tiny", "--lr", "2e-2", "--max-epoch", "5",

@@ -26,6 +26,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 import load_test  # noqa: E402  (a script of scripts/)
 
 NAME = "copy"
+# Every test but the batching queue's runs the server over the trained copy_model: each is marked slow.
 LOAD_RSS_GROWTH_BOUND_MB = 64  # over the 500 requests after the first 50 (measured: see the README)
 
 
@@ -82,6 +83,7 @@ def request(url, path, body=None, raw=None):
 # ----- the API ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_health_and_info(server, copy_model):
     url, _ = server
     assert request(url, "/health") == (200, {"status": "ok"})
@@ -95,6 +97,7 @@ def test_health_and_info(server, copy_model):
     assert info["data_bin"].endswith(f"data-bin/{NAME}")  # found as the pipeline lays it out
 
 
+@pytest.mark.slow
 def test_translate_answers_every_field(server):
     url, _ = server
     status, answer = request(url, "/translate", {"lines": ["a b c d", "k zz l"], "references": ["A B C D", "K L L"],
@@ -118,6 +121,7 @@ def test_translate_answers_every_field(server):
     assert "sentence_bleu" not in request(url, "/translate", {"lines": ["a b"]})[1]["translations"][0]
 
 
+@pytest.mark.slow
 def test_scores_are_the_summed_log_probabilities_of_the_hypotheses(server, copy_model):
     from cs224n_nmt_plugin import CS224nNMTModel
 
@@ -132,6 +136,7 @@ def test_scores_are_the_summed_log_probabilities_of_the_hypotheses(server, copy_
         assert float(hypotheses[0]["positional_scores"].sum()) == pytest.approx(entry["nbest"][0]["score"], abs=1e-3)
 
 
+@pytest.mark.slow
 def test_the_page_is_served_and_self_contained(server):
     url, _ = server
     with urllib.request.urlopen(f"{url}/", timeout=30) as response:
@@ -157,6 +162,7 @@ BAD_REQUESTS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", BAD_REQUESTS)
 def test_bad_input_is_a_4xx_with_a_one_line_error_and_the_server_keeps_serving(server, case):
     url, _ = server
@@ -167,6 +173,7 @@ def test_bad_input_is_a_4xx_with_a_one_line_error_and_the_server_keeps_serving(s
     assert request(url, "/translate", {"lines": ["a b c"]})[1]["translations"][0]["translation"] == "A B C"
 
 
+@pytest.mark.slow
 def test_wrong_routes_and_methods_are_json_errors(server):
     url, _ = server
     assert request(url, "/nowhere") == (404, {"error": "GET /nowhere: Not Found"})
@@ -174,6 +181,7 @@ def test_wrong_routes_and_methods_are_json_errors(server):
     assert status == 405 and "POST /health" in answer["error"]
 
 
+@pytest.mark.slow
 def test_a_line_over_the_models_limit_is_cut_with_a_warning(server):
     url, _ = server
     status, answer = request(url, "/translate", {"lines": ["a b", " ".join(["c"] * 1100)]})
@@ -183,6 +191,7 @@ def test_a_line_over_the_models_limit_is_cut_with_a_warning(server):
     assert len(long["source_tokens"]) == 1024 and set(long["translation"].split()) <= {"C"}
 
 
+@pytest.mark.slow
 def test_a_model_that_does_not_load_stops_start_up_with_one_line(run_layout, tmp_path):
     _, checkpoints, env = run_layout
     broken = tmp_path / "checkpoints"
@@ -219,6 +228,7 @@ def test_the_queue_batches_concurrent_requests_and_answers_each_its_own_lines():
     assert batches == len(calls) < len(requests) and max(calls) <= 16 + 2  # a batch closes once it has 16 lines
 
 
+@pytest.mark.slow
 def test_concurrent_requests_get_what_one_at_a_time_gets(server):
     url, _ = server
     rng = random.Random(3)
@@ -232,6 +242,7 @@ def test_concurrent_requests_get_what_one_at_a_time_gets(server):
 # ----- load ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_eight_clients_and_500_requests_get_every_translation_as_translate_file_gives_it(server, run_layout, tmp_path):
     url, process = server
     _, _, env = run_layout
