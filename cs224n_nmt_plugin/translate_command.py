@@ -26,8 +26,8 @@ import sys
 from pathlib import Path
 
 from cs224n_nmt_plugin import settings
-from cs224n_nmt_plugin.errors import InputError, UsageError
 from cs224n_nmt_plugin.cli import positive_int
+from cs224n_nmt_plugin.errors import InputError, UsageError
 from cs224n_nmt_plugin.text.progress_display import ProgressDisplay
 
 PROMPT = "Spanish (Ctrl-D ends)> "

@@ -50,8 +50,17 @@ from pathlib import Path
 import torch
 
 import malloc_settings
-from compare_rounds import (BudgetError, Target, catch_up_targets, make_plan, ratio_summary, read_round_log,
-                            round_orders, rotated, spread, timed_dev_points)
+from compare_rounds import (
+    BudgetError,
+    catch_up_targets,
+    make_plan,
+    ratio_summary,
+    read_round_log,
+    rotated,
+    round_orders,
+    spread,
+    timed_dev_points,
+)
 from cs224n_nmt_plugin.errors import InputError
 from cs224n_nmt_plugin.preflight import UnreadableCheckpoint, load_checkpoint, num_updates
 from cs224n_nmt_plugin.settings import SEARCHES, data_bin_dir, decoding_summary

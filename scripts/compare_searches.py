@@ -12,7 +12,6 @@ comparison.md with the table it prints.
 import argparse
 import statistics
 import sys
-from pathlib import Path
 
 import torch
 
@@ -21,7 +20,6 @@ from cs224n_nmt_plugin.settings import run_dir as outputs_dir
 from cs224n_nmt_plugin.text.files import read_lines, write_lines
 from cs224n_nmt_plugin.text.scores import score_lines
 from decode_test_split import DecodingFailed, decode_test_split
-
 
 
 def decode_alternating(data_bin, checkpoint, out, repeats, cpu):

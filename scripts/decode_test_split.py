@@ -6,12 +6,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import malloc_settings
 from cs224n_nmt_plugin.settings import SOURCE_LANG, TARGET_LANG, decoding_options
 from cs224n_nmt_plugin.text.files import read_lines, write_lines
 from cs224n_nmt_plugin.text.prepare import postprocess_hypothesis
 from cs224n_nmt_plugin.text.translation_io import hypotheses_in_order, recipe_of
-
-import malloc_settings
 
 PLUGIN = Path(__file__).resolve().parents[1] / "cs224n_nmt_plugin"
 GENERATE = [sys.executable, "-m", "fairseq_cli.generate"]  # fairseq-generate, wherever fairseq is installed

@@ -19,7 +19,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cs224n_nmt_plugin.text.files import read_lines  # noqa: E402
+from cs224n_nmt_plugin.text.files import read_lines
 
 
 def post(url, payload, timeout=120):
@@ -52,7 +52,7 @@ def run_load(url, lines, clients=8, requests=500, lines_per_request=1, pid=None)
             start = time.perf_counter()
             try:
                 answer = post(url, {"lines": [lines[i] for i in jobs[job]]})
-            except Exception as error:  # noqa: BLE001  (reported below, with the request)
+            except Exception as error:  # reported below, with the request
                 errors.append(f"request {job}: {error}")
                 return
             latencies[job] = time.perf_counter() - start

@@ -14,8 +14,16 @@ from conftest import REPO, fairseq_records, run_script, write_tatoeba_copy
 from cs224n_nmt_plugin.settings import decoding_summary
 
 sys.path.insert(0, str(REPO / "scripts"))
-from compare_rounds import (BudgetError, Target, catch_up_targets, make_plan, ratio_summary,  # noqa: E402
-                            read_round_log, round_orders, timed_dev_points)
+from compare_rounds import (
+    BudgetError,
+    Target,
+    catch_up_targets,
+    make_plan,
+    ratio_summary,
+    read_round_log,
+    round_orders,
+    timed_dev_points,
+)
 
 COMPARE = [sys.executable, str(REPO / "scripts" / "compare.py")]
 # Two models, 24 updates a round: the corpus has 20 batches, so round 2 resumes in one epoch and ends in the next.

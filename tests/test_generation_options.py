@@ -13,8 +13,16 @@ import math
 import pytest
 import torch
 
-from conftest import (PLUGIN, best_texts, hypotheses, output_lines, positional_scores, run_tool, sources,
-                      write_copy_corpus)
+from conftest import (
+    PLUGIN,
+    best_texts,
+    hypotheses,
+    output_lines,
+    positional_scores,
+    run_tool,
+    sources,
+    write_copy_corpus,
+)
 
 pytestmark = pytest.mark.slow  # every test decodes with the trained copy_model
 BATCH = ("--batch-size", "64", "--required-batch-size-multiple", "1")

@@ -17,7 +17,6 @@ import argparse
 import pytest
 import torch
 from fairseq.models.lstm import LSTMModel
-
 from fairseq.sequence_generator import SequenceGenerator
 
 from conftest import PLUGIN, build_model, collate, make_dictionary, random_sentences

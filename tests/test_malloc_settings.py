@@ -6,7 +6,7 @@ import sys
 from conftest import REPO
 
 sys.path.insert(0, str(REPO / "scripts"))
-from malloc_settings import KEEP_FREED_BLOCKS, environment  # noqa: E402  (a module of scripts/)
+from malloc_settings import KEEP_FREED_BLOCKS, environment  # a module of scripts/
 
 
 def test_pipeline_scripts_export_the_settings_and_respect_a_users_own():

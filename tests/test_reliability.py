@@ -29,14 +29,26 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import (BIN, LETTERS, PLUGIN, REPO, best_texts, copy_sentences, fairseq_records, output_lines, run_script, run_tool, sources,
-                      write_copy_corpus)
+from conftest import (
+    BIN,
+    LETTERS,
+    PLUGIN,
+    REPO,
+    best_texts,
+    copy_sentences,
+    fairseq_records,
+    output_lines,
+    run_script,
+    run_tool,
+    sources,
+    write_copy_corpus,
+)
 from cs224n_nmt_plugin import preflight
 from cs224n_nmt_plugin.errors import InputError
-from cs224n_nmt_plugin.settings import decoding_options
-from cs224n_nmt_plugin.text import prepare
 from cs224n_nmt_plugin.models import CS224nNMTModel
 from cs224n_nmt_plugin.models.nmt_model import DEFAULT_MAX_POSITIONS
+from cs224n_nmt_plugin.settings import decoding_options
+from cs224n_nmt_plugin.text import prepare
 
 pytestmark = pytest.mark.slow  # the pipeline scripts and fairseq's tools, training included
 NAME = "copy"

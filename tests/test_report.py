@@ -14,8 +14,8 @@ from conftest import needs_chromium, run_script, write_lines
 from cs224n_nmt_plugin.cli import COMMANDS, command_parser, main
 from cs224n_nmt_plugin.settings import MAX_STEPS
 from cs224n_nmt_plugin.text import prepare, report
-from cs224n_nmt_plugin.text.translation_io import encode_for_data_bin
 from cs224n_nmt_plugin.text.bleu import A4_WEIGHTS, a4_corpus_bleu, sentence_bleu, tokenize
+from cs224n_nmt_plugin.text.translation_io import encode_for_data_bin
 
 SOURCES = [
     "el perro grande come carne",

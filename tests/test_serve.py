@@ -17,13 +17,23 @@ import urllib.request
 import pytest
 import torch
 
-from conftest import CHROMIUM, LETTERS, REPO, copy_sentences, free_port, needs_chromium, run_cli, run_script, write_lines
+from conftest import (
+    CHROMIUM,
+    LETTERS,
+    REPO,
+    copy_sentences,
+    free_port,
+    needs_chromium,
+    run_cli,
+    run_script,
+    write_lines,
+)
 from cs224n_nmt_plugin.serve.batching import BatchingQueue
 from cs224n_nmt_plugin.settings import decoding_arguments
 from cs224n_nmt_plugin.text.bleu import sentence_bleu, tokenize
 
 sys.path.insert(0, str(REPO / "scripts"))
-import load_test  # noqa: E402  (a script of scripts/)
+import load_test  # a script of scripts/
 
 NAME = "copy"
 # Every test but the batching queue's runs the server over the trained copy_model: each is marked slow.

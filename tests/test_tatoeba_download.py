@@ -11,7 +11,7 @@ import pytest
 
 from conftest import REPO, run_cli
 
-SPA_TXT = "Go.\tVe.\tCC-BY 2.0 (France)\nHi.\tHola.\tCC-BY 2.0 (France)\n".encode("utf-8")
+SPA_TXT = b"Go.\tVe.\tCC-BY 2.0 (France)\nHi.\tHola.\tCC-BY 2.0 (France)\n"
 
 
 def make_zip(path, member="spa-eng/spa.txt", data=SPA_TXT):

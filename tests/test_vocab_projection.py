@@ -7,8 +7,12 @@ import torch.nn.functional as F
 
 from conftest import build_model, collate, make_dictionary, random_sentences
 from cs224n_nmt_plugin.models import vocab_projection
-from cs224n_nmt_plugin.models.vocab_projection import (GENERATION_ROWS, TRAINING_ROWS, VocabProjection,
-                                                        onednn_product_available)
+from cs224n_nmt_plugin.models.vocab_projection import (
+    GENERATION_ROWS,
+    TRAINING_ROWS,
+    VocabProjection,
+    onednn_product_available,
+)
 
 needs_onednn = pytest.mark.skipif(not onednn_product_available(), reason="no oneDNN float32 product on this CPU")
 

@@ -23,7 +23,6 @@ the rows of one decoder batch, grouped by sentence in batch order, and fairseq's
 rows of its continuations. The first step runs one row per sentence, as the starter's does.
 """
 from dataclasses import dataclass
-from typing import Optional
 
 import torch
 import torch.nn as nn
@@ -61,7 +60,7 @@ class LiveHypotheses:
     tokens: torch.Tensor
     scores: torch.Tensor
     positional: torch.Tensor
-    attention: Optional[torch.Tensor]
+    attention: torch.Tensor | None
 
     @classmethod
     def start(cls, sentences, start_symbol, device):

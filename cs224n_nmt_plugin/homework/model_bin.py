@@ -46,8 +46,15 @@ from omegaconf import OmegaConf
 from cs224n_nmt_plugin.errors import InputError, brief
 from cs224n_nmt_plugin.homework.parameter_names import from_cs224n_state_dict, to_cs224n_state_dict
 from cs224n_nmt_plugin.homework.vocab import (
-    STARTER_VOCAB_CLASSES, Vocab, VocabEntry, VocabError, check_word2id, dictionary_text, fairseq_order,
-    starter_order, starter_vocab_module,
+    STARTER_VOCAB_CLASSES,
+    Vocab,
+    VocabEntry,
+    VocabError,
+    check_word2id,
+    dictionary_text,
+    fairseq_order,
+    starter_order,
+    starter_vocab_module,
 )
 from cs224n_nmt_plugin.models import CS224nNMTModel
 from cs224n_nmt_plugin.settings import SOURCE_LANG, TARGET_LANG

@@ -37,7 +37,7 @@ def pad_rows(rows, multiple):
     return F.pad(rows, (0, 0, 0, -len(rows) % multiple))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def onednn_product_available():
     """Whether this torch has oneDNN's float32 inner product on an x86-64 CPU."""
     if platform.machine().lower() not in ("x86_64", "amd64") or not torch.backends.mkldnn.is_available():

@@ -25,12 +25,12 @@ translated together (serve/batching.py).
 import contextlib
 from pathlib import Path
 
+from cs224n_nmt_plugin.cli import positive_int
 from cs224n_nmt_plugin.errors import InputError
 from cs224n_nmt_plugin.serve import requests
 from cs224n_nmt_plugin.serve.batching import BatchingQueue
-from cs224n_nmt_plugin.cli import positive_int
-from cs224n_nmt_plugin.text.tokens import MAX_TOKENS
 from cs224n_nmt_plugin.settings import BEAM, CORPUS_NAME, MAX_STEPS, data_bin_dir
+from cs224n_nmt_plugin.text.tokens import MAX_TOKENS
 
 DEFAULT_MAX_LINES = 64
 

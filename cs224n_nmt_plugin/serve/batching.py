@@ -48,7 +48,7 @@ class BatchingQueue:
             while sum(len(p.lines) for p in batch) < self.max_lines:
                 try:
                     batch.append(await asyncio.wait_for(self._queue.get(), max(0.0, deadline - loop.time())))
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     break
             lines = [line for pending in batch for line in pending.lines]
             try:

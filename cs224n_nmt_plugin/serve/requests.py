@@ -11,9 +11,9 @@ Answer: ``{"translations": [...], "warnings": [...]}``, one entry per line (see 
 import json
 from dataclasses import dataclass
 
+from cs224n_nmt_plugin.settings import BEAM
 from cs224n_nmt_plugin.text.bleu import sentence_bleu, tokenize
 from cs224n_nmt_plugin.text.tokens import MAX_TOKENS
-from cs224n_nmt_plugin.settings import BEAM
 
 MAX_BODY_BYTES = 1 << 20
 

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import reduce
 from operator import or_
-from typing import Iterable, Sequence
 
 from cs224n_nmt_plugin.errors import InputError, UsageError
 from cs224n_nmt_plugin.text.files import read_lines

@@ -29,10 +29,10 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterable
 
 from cs224n_nmt_plugin.errors import InputError
 from cs224n_nmt_plugin.text.files import stream_writer, text_writer, write_files

@@ -96,14 +96,14 @@ def decode_a4_line(line):
 # ----- the bpe recipe --------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def moses_tokenizer(lang):
     from sacremoses import MosesTokenizer
 
     return MosesTokenizer(lang=lang)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def moses_detokenizer(lang):
     from sacremoses import MosesDetokenizer
 

@@ -45,12 +45,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cs224n_nmt_plugin.errors import InputError, UsageError
-from cs224n_nmt_plugin.text.bleu import A4_WEIGHTS, sentence_bleu, tokenize
-from cs224n_nmt_plugin.text.files import read_lines
 from cs224n_nmt_plugin.cli import positive_int
+from cs224n_nmt_plugin.errors import InputError, UsageError
 from cs224n_nmt_plugin.settings import BEAM, decoding_summary
-from cs224n_nmt_plugin.text.files import text_writer
+from cs224n_nmt_plugin.text.bleu import A4_WEIGHTS, sentence_bleu, tokenize
+from cs224n_nmt_plugin.text.files import read_lines, text_writer
 from cs224n_nmt_plugin.text.scores import score_lines
 from cs224n_nmt_plugin.text.translation_io import encode_for_data_bin
 

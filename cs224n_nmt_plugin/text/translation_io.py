@@ -22,6 +22,7 @@ from cs224n_nmt_plugin.text import prepare
 from cs224n_nmt_plugin.text.files import read_lines, write_lines
 from cs224n_nmt_plugin.text.tokens import MAX_TOKENS
 
+
 def recipe_of(text_dir):
     manifest = Path(text_dir) / prepare.MANIFEST_NAME
     if not manifest.is_file():
