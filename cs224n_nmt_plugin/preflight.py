@@ -64,8 +64,9 @@ def load_checkpoint(path):
     except Exception as error:  # torch raises RuntimeError, EOFError, UnpicklingError, ...
         unsupported = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
         if unsupported:  # a pickle of other classes (e.g. the starter's model.bin with its vocab.Vocab)
-            raise InputError(path, f"is not a fairseq checkpoint: it holds a {unsupported[1].rstrip('.')} object")
-        raise UnreadableCheckpoint(path, f"is truncated or damaged, torch cannot read it ({brief(error)})")
+            raise InputError(path, f"is not a fairseq checkpoint: it holds a {unsupported[1].rstrip('.')} object") \
+                from error
+        raise UnreadableCheckpoint(path, f"is truncated or damaged, torch cannot read it ({brief(error)})") from error
     if not isinstance(state, dict) or "model" not in state or not ({"cfg", "args"} & set(state)):
         keys = ", ".join(map(str, list(state)[:6])) if isinstance(state, dict) else type(state).__name__
         raise InputError(path, f"is not a fairseq checkpoint (no 'model' and 'cfg' entries; it has: {keys})")

@@ -220,7 +220,7 @@ def test_figures_at_equal_updates_and_at_equal_training_time(compared):
     results = compared["report"]["results"]
     assert all(results[label]["equal_updates"]["updates"] == 48 for label in (FLOAT32, BF16))
     slowest = max(results[label]["equal_updates"]["training_seconds"] for label in results)
-    for label, result in results.items():
+    for result in results.values():
         at_time = result["equal_time"]
         if at_time["updates"] > 48:  # trained on until its time passed the slowest one's
             assert at_time["training_seconds"] >= slowest

@@ -78,7 +78,8 @@ def read_model_bin(path):
             warnings.simplefilter("ignore")  # our one-line error replaces torch's pickle warnings
             saved = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch.load fails in many ways on files it cannot read
-        raise InputError(path, f"not a CS224n model.bin: torch.load(weights_only=True) fails ({brief(error)})")
+        raise InputError(path, f"not a CS224n model.bin: torch.load(weights_only=True) fails ({brief(error)})") \
+            from error
     if not isinstance(saved, dict) or not {"args", "state_dict"} <= saved.keys():
         raise InputError(path, "not a CS224n model.bin: no dict with 'args', 'vocab' and 'state_dict'")
     args = saved["args"]
@@ -98,9 +99,9 @@ def starter_vocabularies(saved, model_bin, vocab_json):
         try:
             vocab = json.loads(vocab_json.read_text(encoding="utf-8"))
             src, tgt = vocab["src_word2id"], vocab["tgt_word2id"]
-        except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
+        except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
             raise InputError(vocab_json, "not a CS224n vocab.json: "
-                                              "no JSON object with src_word2id and tgt_word2id")
+                                              "no JSON object with src_word2id and tgt_word2id") from error
         origin = vocab_json
     else:
         vocab = saved.get("vocab")
@@ -112,7 +113,7 @@ def starter_vocabularies(saved, model_bin, vocab_json):
         check_word2id(src, "source")
         check_word2id(tgt, "target")
     except VocabError as error:
-        raise InputError(origin, str(error))
+        raise InputError(origin, str(error)) from error
     return src, tgt
 
 
@@ -155,7 +156,7 @@ def import_model_bin(model_bin, out_dir, vocab_json=None):
         from_cs224n_state_dict(model, state)
     except (KeyError, RuntimeError) as error:
         problem = " ".join(str(error.args[0]).split())
-        raise InputError(model_bin, f"'state_dict' is not the a4 model's: {problem}")
+        raise InputError(model_bin, f"'state_dict' is not the a4 model's: {problem}") from error
 
     checkpoint = {
         "args": None,
@@ -187,7 +188,7 @@ def export_model_bin(checkpoint_path, dict_dir, model_bin):
         )
     except Exception as error:  # fairseq's loader fails in many ways on other files
         raise InputError(checkpoint_path,
-                              f"cannot be loaded with the dictionaries in {dict_dir} ({brief(error)})")
+                              f"cannot be loaded with the dictionaries in {dict_dir} ({brief(error)})") from error
     model = models[0]
     if not isinstance(model, CS224nNMTModel):
         raise InputError(checkpoint_path, f"is not a cs224n_nmt model (arch {cfg.model.arch})")
@@ -200,7 +201,7 @@ def export_model_bin(checkpoint_path, dict_dir, model_bin):
             starter_order(task.source_dictionary), starter_order(task.target_dictionary)
         )
     except (ValueError, VocabError) as error:
-        raise InputError(checkpoint_path, str(error))
+        raise InputError(checkpoint_path, str(error)) from error
 
     saved = {
         "args": {"embed_size": cfg.model.embed_size, "hidden_size": cfg.model.hidden_size,

@@ -65,10 +65,11 @@ def fetch(dest_dir, sources):
             continue
         data = spa_txt(zip_bytes, url, md5)
         target = Path(dest_dir) / "spa.txt"
-        write_files({target: lambda path: path.write_bytes(data)})
+        write_files({target: lambda path, data=data: path.write_bytes(data)})
         return url
     raise InputError(Path(dest_dir) / "spa.txt", f"no corpus: {'; '.join(failures)}. Download {FIXED_URL} "
-                                                 f"elsewhere and put its {MEMBER} there (or set TATOEBA=path/to/spa.txt)")
+                                                 f"elsewhere and put its {MEMBER} there "
+                                                 "(or set TATOEBA=path/to/spa.txt)")
 
 
 def add_arguments(parser):
