@@ -159,7 +159,8 @@ def main(argv=None):
     parser.add_argument("--cpu-updates", type=int, default=CPU_UPDATES, help=f"for training (default {CPU_UPDATES})")
     args = parser.parse_args(argv)
     if (args.name in ARGUMENTS) != (args.argument is not None):
-        parser.error(f"{args.name} takes {ARGUMENTS[args.name]}" if args.name in ARGUMENTS else f"{args.name} takes no argument")
+        parser.error(f"{args.name} takes {ARGUMENTS[args.name]}" if args.name in ARGUMENTS
+                     else f"{args.name} takes no argument")
     try:
         print("\n".join(SETTINGS[args.name](args)))
     except ValueError as error:

@@ -68,9 +68,11 @@ CONTESTANTS = {
 GENERATING = ("cs224n_lstm", "fairseq_lstm")  # the others generate with the same models (eval mode is float32)
 RATIOS = {
     "(a) model alone: cs224n_lstm / fairseq lstm, both a4_adam": ("cs224n_lstm", "fairseq_lstm"),
-    "(b) pipeline: our recipe / fairseq lstm with fairseq adam": ("cs224n_lstm, our recipe", "fairseq_lstm fairseq adam"),
+    "(b) pipeline: our recipe / fairseq lstm with fairseq adam":
+        ("cs224n_lstm, our recipe", "fairseq_lstm fairseq adam"),
     "(c) our recipe / cs224n_lstm of (a)": ("cs224n_lstm, our recipe", "cs224n_lstm"),
-    "cpu-autocast bf16 / float32 (our recipe)": ("cs224n_lstm, our recipe, cpu-autocast bf16", "cs224n_lstm, our recipe"),
+    "cpu-autocast bf16 / float32 (our recipe)":
+        ("cs224n_lstm, our recipe, cpu-autocast bf16", "cs224n_lstm, our recipe"),
 }
 
 

@@ -110,7 +110,8 @@ def main():
         expected = read_lines(args.expect)
         wrong = [(i, t) for request in result["translations"] for i, t in request.items() if t != expected[i]]
         if wrong:
-            sys.exit(f"{len(wrong)} translations differ from {args.expect}, e.g. line {wrong[0][0] + 1}: {wrong[0][1]!r}")
+            sys.exit(f"{len(wrong)} translations differ from {args.expect}, "
+                     f"e.g. line {wrong[0][0] + 1}: {wrong[0][1]!r}")
         print(f"every translation equals {args.expect}'s")
     print(summary(result))
 

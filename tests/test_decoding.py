@@ -102,8 +102,8 @@ def test_reordering_within_sentences_shares_per_sentence_tensors():
     net_input = batch["net_input"]
     beams = torch.arange(6).repeat_interleave(2)  # two hypotheses a sentence
     with torch.no_grad():
-        encoder_out = model.encoder.reorder_encoder_out(model.encoder(net_input["src_tokens"], net_input["src_lengths"]),
-                                                        beams)
+        encoded = model.encoder(net_input["src_tokens"], net_input["src_lengths"])
+        encoder_out = model.encoder.reorder_encoder_out(encoded, beams)
         incremental_state = {}
         model.decoder(net_input["prev_output_tokens"][beams, :1], encoder_out, incremental_state=incremental_state)
     steps = model.decoder.get_incremental_state(incremental_state, "steps")

@@ -117,7 +117,8 @@ def test_sampling_at_a_high_temperature_follows_the_seed_and_the_model(copy_mode
 def test_min_len_lengthens_every_hypothesis(copy_model):
     natural = best_texts(generate(copy_model, "--beam", "5"))
     assert min(len(text.split()) for text in natural.values()) < 8  # copies of 3 to 7 letters
-    assert all(len(text.split()) >= 8 for text in best_texts(generate(copy_model, "--beam", "5", "--min-len", "8")).values())
+    lengthened = best_texts(generate(copy_model, "--beam", "5", "--min-len", "8"))
+    assert all(len(text.split()) >= 8 for text in lengthened.values())
 
 
 def test_match_source_len_gives_every_hypothesis_its_sources_length(copy_model, tmp_path):

@@ -129,8 +129,12 @@ def test_cpu_autocast_option_runs_the_output_layer_in_bfloat16_and_keeps_float32
     from cs224n_nmt_plugin.models import vocab_projection
 
     padded, pad_rows = [], vocab_projection.pad_rows
-    monkeypatch.setattr(vocab_projection, "pad_rows", lambda rows, multiple: padded.append(pad_rows(rows, multiple).shape)
-                        or pad_rows(rows, multiple))
+
+    def recording_pad_rows(rows, multiple):
+        padded.append(pad_rows(rows, multiple).shape)
+        return pad_rows(rows, multiple)
+
+    monkeypatch.setattr(vocab_projection, "pad_rows", recording_pad_rows)
     features = torch.randn(70, 16)
     logits = model.decoder.output_layer(features)
     with torch.autocast("cpu", dtype=torch.bfloat16):

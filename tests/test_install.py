@@ -54,8 +54,9 @@ def test_offline_install_from_a_wheelhouse_keeps_the_users_torch(environment_wit
     bin_dir = venv / "bin"
     run([bin_dir / "fairseq-preprocess", "--source-lang", "es", "--target-lang", "en", "--trainpref", corpus / "train",
          "--validpref", corpus / "valid", "--destdir", tmp_path / "data-bin", "--workers", "1"])
-    trained = run([bin_dir / "fairseq-train", tmp_path / "data-bin", "--user-dir", user_dir, "--arch", "cs224n_lstm_tiny",
-                   "--cpu", "--optimizer", "a4_adam", "--lr", "5e-3", "--batch-size", "32", "--max-update", "5",
+    trained = run([bin_dir / "fairseq-train", tmp_path / "data-bin", "--user-dir", user_dir,
+                   "--arch", "cs224n_lstm_tiny", "--cpu", "--optimizer", "a4_adam", "--lr", "5e-3",
+                   "--batch-size", "32", "--max-update", "5",
                    "--criterion", "cross_entropy", "--save-dir", tmp_path / "checkpoints", "--no-progress-bar",
                    "--disable-validation"])
     assert "done training" in trained.stdout + trained.stderr
@@ -68,7 +69,8 @@ def test_install_refuses_an_environment_without_torch(tmp_path):
     result = run_script("install.sh", env={**os.environ, "PYTHON": str(venv / "bin" / "python")}, check=False)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [f"[install] error: no torch in {venv}: install.sh needs Python "
-                                                  "3.11 or 3.12 with torch >= 2.5 (PYTHON=...), or use scripts/setup.sh"]
+                                                  "3.11 or 3.12 with torch >= 2.5 (PYTHON=...), "
+                                                  "or use scripts/setup.sh"]
 
 
 def test_the_wheels_metadata_declares_ranges_for_python_3_11_and_3_12(tmp_path):

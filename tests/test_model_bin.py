@@ -171,7 +171,8 @@ def test_legacy_format_and_vocab_json_import_alike(imported, tmp_path):
     save_model_bin(tmp_path / "legacy.bin", weights, with_vocab=False, legacy=True)
     vocab_json = tmp_path / "vocab.json"
     vocab_json.write_text(json.dumps({"src_word2id": SRC_WORD2ID, "tgt_word2id": TGT_WORD2ID}))
-    assert main(["import-model-bin", str(tmp_path / "legacy.bin"), str(tmp_path / "legacy"), "--vocab", str(vocab_json)]) == 0
+    assert main(["import-model-bin", str(tmp_path / "legacy.bin"), str(tmp_path / "legacy"),
+                 "--vocab", str(vocab_json)]) == 0
     for name in ("dict.es.txt", "dict.en.txt"):
         assert (tmp_path / "legacy" / name).read_text() == (out_dir / name).read_text()
     first, second = (torch.load(d / "checkpoint.pt", weights_only=True)["model"]
@@ -244,7 +245,8 @@ def test_bad_model_bin_is_refused_and_nothing_written(case, tmp_path, starter_vo
 def test_bad_vocab_json_is_refused(imported, tmp_path, vocab_text, expected, capsys):
     vocab_json = tmp_path / "vocab.json"
     vocab_json.write_text(vocab_text)
-    assert main(["import-model-bin", str(tmp_path / "model.bin"), str(tmp_path / "out"), "--vocab", str(vocab_json)]) == 1
+    assert main(["import-model-bin", str(tmp_path / "model.bin"), str(tmp_path / "out"),
+                 "--vocab", str(vocab_json)]) == 1
     error = capsys.readouterr().err.strip()
     assert error.startswith(f"error: {vocab_json}: ") and expected in error and "\n" not in error
     assert not (tmp_path / "out").exists()

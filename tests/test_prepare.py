@@ -250,7 +250,8 @@ def test_pairs_with_an_empty_side_are_dropped_from_both_sides(tmp_path):
     out = tmp_path / "out"
     result = run_cli("prepare", "folder", data, "--out", out)
     assert result.returncode == 0, result.stderr
-    assert output_pairs(out, "train") == [("uno", "one"), ("tres", "three"), (f"cinco {EMPTY_TOKEN} dos", f"five {EMPTY_TOKEN} two")]
+    assert output_pairs(out, "train") == [("uno", "one"), ("tres", "three"),
+                                          (f"cinco {EMPTY_TOKEN} dos", f"five {EMPTY_TOKEN} two")]
     assert output_pairs(out, "valid") == [("seis", "six")]
     assert "train 2, valid 1, test 0" in result.stdout
     record = json.loads((out / "prepare.json").read_text())

@@ -599,7 +599,7 @@ def test_two_gloo_processes_train_like_one_process_with_update_freq_2(corpus, tm
     a, b = model_state(tmp_path / "ddp" / "checkpoint_last.pt"), model_state(tmp_path / "single" / "checkpoint_last.pt")
     assert max((a[name] - b[name]).abs().max().item() for name in a) <= 1e-6
 
-    generated = run_tool("fairseq-generate", data_bin, "--user-dir", PLUGIN, "--path", tmp_path / "ddp" / "checkpoint_last.pt",
-                         "--cpu", "--beam", "5", "--max-len-b", "70", "--batch-size", "64",
-                         "--required-batch-size-multiple", "1", env=env)
+    generated = run_tool("fairseq-generate", data_bin, "--user-dir", PLUGIN,
+                         "--path", tmp_path / "ddp" / "checkpoint_last.pt", "--cpu", "--beam", "5", "--max-len-b", "70",
+                         "--batch-size", "64", "--required-batch-size-multiple", "1", env=env)
     assert sorted(best_texts(generated.stdout)) == list(range(37))

@@ -77,7 +77,8 @@ def line_column(table):
 
 
 def embedded_pngs(page):
-    return [base64.b64decode(data, validate=True) for data in re.findall(r'<img src="data:image/png;base64,([^"]*)"', page)]
+    return [base64.b64decode(data, validate=True)
+            for data in re.findall(r'<img src="data:image/png;base64,([^"]*)"', page)]
 
 
 def check_png(png):

@@ -62,9 +62,9 @@ def run_layout(copy_model, tmp_path_factory):
 def server(run_layout):
     _, checkpoints, env = run_layout
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "cs224n_nmt_plugin", "serve", str(checkpoints), "--port", str(port),
-                                "--max-lines", "8"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env=env, cwd="/")
+    process = subprocess.Popen([sys.executable, "-m", "cs224n_nmt_plugin", "serve", str(checkpoints),
+                                "--port", str(port), "--max-lines", "8"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd="/")
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while True:
@@ -115,7 +115,8 @@ def test_translate_answers_every_field(server):
     assert status == 200 and answer["warnings"] == []
     first, second = answer["translations"]
     assert first["source"] == "a b c d" and first["translation"] == "A B C D"
-    assert first["source_tokens"] == ["a", "b", "c", "d", "</s>"] and first["target_tokens"] == ["A", "B", "C", "D", "</s>"]
+    assert first["source_tokens"] == ["a", "b", "c", "d", "</s>"]
+    assert first["target_tokens"] == ["A", "B", "C", "D", "</s>"]
     assert first["unknown_source_tokens"] == [] and second["unknown_source_tokens"] == ["zz"]
     for entry in (first, second):
         scores = [h["score"] for h in entry["nbest"]]
@@ -142,7 +143,8 @@ def test_scores_are_the_summed_log_probabilities_of_the_hypotheses(server, copy_
     results = hub.generate([hub.encode("e f g"), hub.encode("b b a")], **decoding_arguments())
     for entry, hypotheses in zip(answer["translations"], results):
         assert [h["translation"] for h in entry["nbest"]] == [hub.string(h["tokens"]) for h in hypotheses[:2]]
-        assert [h["score"] for h in entry["nbest"]] == [pytest.approx(float(h["score"]), abs=1e-4) for h in hypotheses[:2]]
+        assert [h["score"] for h in entry["nbest"]] == [pytest.approx(float(h["score"]), abs=1e-4)
+                                                        for h in hypotheses[:2]]
         assert float(hypotheses[0]["positional_scores"].sum()) == pytest.approx(entry["nbest"][0]["score"], abs=1e-3)
 
 
@@ -281,9 +283,11 @@ def test_the_page_translates_and_draws_the_heatmap_in_chromium(server, tmp_path)
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=15000"]
-    page = subprocess.run([CHROMIUM, *flags, "--dump-dom", f"{url}/?text=a%20b%20zz%0Ad%20e%20f&reference=A%20B%0AD%20E%20F"],
-                          capture_output=True, text=True, timeout=120).stdout
+    query = "text=a%20b%20zz%0Ad%20e%20f&reference=A%20B%0AD%20E%20F"
+    page = subprocess.run([CHROMIUM, *flags, "--dump-dom", f"{url}/?{query}"], capture_output=True, text=True,
+                          timeout=120).stdout
     assert 'data-done="true">translated 2 line(s)' in page
     assert '<p class="translation">D E F</p>' in page
-    assert ">zz</mark>" in page and "sentence BLEU 0.0 (precisions 1.000 1.000 1.000 0.000" in page  # 3 words: no 4-gram
+    assert ">zz</mark>" in page
+    assert "sentence BLEU 0.0 (precisions 1.000 1.000 1.000 0.000" in page  # 3 words: no 4-gram
     assert page.count('data-drawn="true"') == 2 and 'data-rows="4" data-columns="4"' in page

@@ -25,8 +25,8 @@ def test_the_scripts_lay_a_corpus_out_where_the_python_tools_look(tmp_path, monk
                    **roots)
     for name, value in roots.items():
         monkeypatch.setenv(name, value)
-    assert result.stdout.splitlines() == [str(settings.data_bin_dir("my.corpus-1")), str(settings.text_dir("my.corpus-1")),
-                                          str(settings.run_dir("my.corpus-1")), str(settings.checkpoint_dir("my.corpus-1"))]
+    layout = (settings.data_bin_dir, settings.text_dir, settings.run_dir, settings.checkpoint_dir)
+    assert result.stdout.splitlines() == [str(place("my.corpus-1")) for place in layout]
     assert settings.data_bin_dir("my.corpus-1") == tmp_path / "bins" / "my.corpus-1"
     assert settings.checkpoint_dir("my.corpus-1") == tmp_path / "runs" / "my.corpus-1" / "checkpoints"
 

@@ -135,7 +135,8 @@ class HomeworkBeamSearch(nn.Module):
         self.model = models if isinstance(models, EnsembleModel) else EnsembleModel(models)
         self.model.eval()
         if not 1 <= beam_size <= len(tgt_dict):
-            raise ValueError(f"the beam size must be from 1 to the target vocabulary's {len(tgt_dict)}, not {beam_size}")
+            raise ValueError(f"the beam size must be from 1 to the target vocabulary's {len(tgt_dict)}, "
+                             f"not {beam_size}")
         self.beam_size = beam_size
         self.max_len_a, self.max_len_b = max_len_a, max_len_b
         self.pad, self.eos = tgt_dict.pad(), tgt_dict.eos()

@@ -9,10 +9,10 @@ Every variant has the same interface, used by the decoder and its recurrence
     d_h = attention.step_scores_backward(d_e, h_t, keys, saved, d_keys, d_weights, *weights)
 
 and ``attention.scores(h_t, enc_hiddens)`` computes e_t as the formula writes it, under autograd,
-for the reference step (reference_step.py). Only the score e_{t,i} differs. ``score_weights`` are the parameters the score uses inside
-the recurrence (those applied once per sentence belong to ``project_keys``, under autograd);
-``step_scores_backward`` adds one step's gradients into ``d_keys`` and ``d_weights`` and
-returns the gradient for h_t.
+for the reference step (reference_step.py). Only the score e_{t,i} differs. ``score_weights``
+are the parameters the score uses inside the recurrence (those applied once per sentence belong
+to ``project_keys``, under autograd); ``step_scores_backward`` adds one step's gradients into
+``d_keys`` and ``d_weights`` and returns the gradient for h_t.
 """
 import torch
 import torch.nn as nn

@@ -61,13 +61,15 @@ class CS224nDecoder(FairseqIncrementalDecoder):
         new: the steps before it are in the state."""
         cached = self.get_incremental_state(incremental_state, "steps")
         if cached is None:
-            state, memory, rows = self._initial_state(encoder_out), self._source_memory(encoder_out), encoder_out[SOURCE_ROWS]
+            state, memory = self._initial_state(encoder_out), self._source_memory(encoder_out)
+            rows = encoder_out[SOURCE_ROWS]
         else:
             state, memory, rows = cached["state"], cached["memory"], cached[SOURCE_ROWS]
             prev_output_tokens = prev_output_tokens[:, -1:]
         outputs, alphas, state = self._steps(prev_output_tokens, state, memory)
         if incremental_state is not None:
-            self.set_incremental_state(incremental_state, "steps", {"state": state, "memory": memory, SOURCE_ROWS: rows})
+            self.set_incremental_state(incremental_state, "steps",
+                                       {"state": state, "memory": memory, SOURCE_ROWS: rows})
         return outputs.transpose(0, 1), {"attn": [alphas.transpose(0, 1) if self.need_attn else None]}
 
     def _steps(self, prev_output_tokens, state, memory):

@@ -122,8 +122,10 @@ def build_app(translator, checkpoint, max_lines=DEFAULT_MAX_LINES, batch_lines=6
 def add_arguments(parser):
     parser.add_argument("checkpoint_dir", type=Path, help="the checkpoints folder of a run (outputs/NAME/checkpoints)")
     parser.add_argument("--checkpoint-file", default="checkpoint_best.pt", help="default: checkpoint_best.pt")
-    parser.add_argument("--data-bin", type=Path, help="the fairseq-preprocess folder it was trained on (default: found)")
-    parser.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1: this machine only)")
+    parser.add_argument("--data-bin", type=Path,
+                        help="the fairseq-preprocess folder it was trained on (default: found)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="the address to listen on (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=8000, help="default 8000")
     parser.add_argument("--max-lines", type=positive_int, default=DEFAULT_MAX_LINES,
                         help=f"the most lines one request may hold (default {DEFAULT_MAX_LINES})")

@@ -83,7 +83,8 @@ def answer(request, translations):
         entry = {
             "source": line,
             "translation": best.text,
-            "nbest": [{"translation": h.text, "score": round(h.score, 4)} for h in translation.hypotheses[:request.nbest]],
+            "nbest": [{"translation": h.text, "score": round(h.score, 4)}
+                      for h in translation.hypotheses[:request.nbest]],
             "source_tokens": translation.source_tokens,
             "target_tokens": best.tokens,
             "attention": [[round(float(weight), 4) for weight in row] for row in best.attention],
@@ -92,7 +93,8 @@ def answer(request, translations):
         }
         if request.references is not None:
             score = sentence_bleu(tokenize(best.text), [tokenize(request.references[number - 1])])
-            entry["sentence_bleu"] = {"bleu": round(score.bleu, 4), "precisions": [round(p, 4) for p in score.precisions],
+            entry["sentence_bleu"] = {"bleu": round(score.bleu, 4),
+                                      "precisions": [round(p, 4) for p in score.precisions],
                                       "brevity_penalty": round(score.brevity_penalty, 4), "hyp_len": score.hyp_len,
                                       "ref_len": score.ref_len}
         if translation.cut:

@@ -29,7 +29,8 @@ def read_lines(path):
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         line = len(data[: error.start].splitlines()) + (error.start == 0 or data[error.start - 1] in b"\r\n")
-        raise InputError(path, f"line {line} is not UTF-8 (byte 0x{data[error.start]:02x} at offset {error.start})") from None
+        raise InputError(path, f"line {line} is not UTF-8 "
+                               f"(byte 0x{data[error.start]:02x} at offset {error.start})") from None
     lines = io.StringIO(text, newline=None).read().split("\n")  # \r\n and \r read as \n
     if lines[-1] == "":
         lines.pop()

@@ -30,7 +30,8 @@ Recipes (``--recipe``):
         BPE learned separately per language on the train split only (``--bpe-merges``,
         default 8000) and applied to every split. ``decode_bpe_line`` undoes both.
 
-Input policy: files must be UTF-8, lines end at \\n, \\r or \\r\\n; a pair whose Spanish or English side is empty or whitespace-only is dropped from
+Input policy: files must be UTF-8, lines end at \\n, \\r or \\r\\n; a pair whose Spanish or English \
+side is empty or whitespace-only is dropped from
 both sides, and the count per split is printed and recorded (for tatoeba a whitespace-only
 TSV line counts as such a pair and the count is recorded under "corpus"). A pair with a side
 of more than MAX_TOKENS (1023) tokens as fairseq reads the written line (whitespace-separated,
@@ -271,7 +272,8 @@ def prepare_bpe(splits, merges):
     """Output file name -> text (splits and codes files), for the bpe recipe."""
     files = {}
     for lang in LANGS:
-        tokenized = {split: [moses_tokenize(line, lang) for line in side(pairs, lang)] for split, pairs in splits.items()}
+        tokenized = {split: [moses_tokenize(line, lang) for line in side(pairs, lang)]
+                     for split, pairs in splits.items()}
         codes = learn_bpe_codes(tokenized["train"], merges)
         files[f"bpe.codes.{lang}"] = codes
         for split, lines in tokenized.items():
@@ -358,7 +360,8 @@ def add_arguments(parser):
     tatoeba = sources.add_parser("tatoeba", parents=[common], help="the Tatoeba spa.txt TSV, split by seed")
     tatoeba.add_argument("input", type=Path, metavar="SPA_TXT")
     tatoeba.add_argument("--seed", type=int, default=1, help="shuffle seed (default 1)")
-    tatoeba.add_argument("--valid-size", type=positive_int, default=2000, metavar="N", help="valid pairs (default 2000)")
+    tatoeba.add_argument("--valid-size", type=positive_int, default=2000, metavar="N",
+                         help="valid pairs (default 2000)")
     tatoeba.add_argument("--test-size", type=positive_int, default=2000, metavar="N", help="test pairs (default 2000)")
 
 

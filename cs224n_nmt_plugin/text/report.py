@@ -296,8 +296,9 @@ def markdown_table(header, rows):
 
 
 def markdown_sentences(report, title, sentences):
-    rows = [[str(s.index), f"{100 * s.bleu4:.1f}", f"{100 * s.bleu2:.1f}", markdown_text(s.source, report.unknown_words),
-             markdown_text(s.reference), markdown_text(s.hypothesis)] for s in sentences]
+    rows = [[str(s.index), f"{100 * s.bleu4:.1f}", f"{100 * s.bleu2:.1f}",
+             markdown_text(s.source, report.unknown_words), markdown_text(s.reference), markdown_text(s.hypothesis)]
+            for s in sentences]
     return ["", f"## {title}", ""] + markdown_table(SENTENCE_HEADER, rows)
 
 
@@ -342,7 +343,8 @@ def add_arguments(parser):
     parser.add_argument("--data-bin", type=Path, help="fairseq-preprocess folder (dict.es.txt, text/prepare.json); "
                         "needed with --checkpoint, optional with --hypotheses (marks unknown source words)")
     parser.add_argument("--out", required=True, type=Path, help="report folder (created if missing)")
-    parser.add_argument("--n", type=positive_int, default=DEFAULT_N, help=f"worst and best sentences to show (default {DEFAULT_N})")
+    parser.add_argument("--n", type=positive_int, default=DEFAULT_N,
+                        help=f"worst and best sentences to show (default {DEFAULT_N})")
     parser.add_argument("--attention-for", type=line_numbers, metavar="I,J,...",
                         help="1-based lines to draw attention for (--checkpoint only; default 1,2,3)")
 
@@ -395,7 +397,8 @@ def build_report(args, sources, references, translations=None):
         hypotheses = read_lines(args.hypotheses)
     corpus = score_lines(hypotheses, references, args.hypotheses or args.checkpoint)
     sentences = score_sentences(sources, references, hypotheses)
-    report = Report(inputs_of(args), corpus, sentences, args.n, unknown_words, heatmaps, draw_images(sentences, heatmaps))
+    report = Report(inputs_of(args), corpus, sentences, args.n, unknown_words, heatmaps,
+                    draw_images(sentences, heatmaps))
     return report, (hypotheses if translations is not None else None)
 
 
