@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up .venv/ if needed, then run the pytest suite (CPU only).
+# Set up .venv/ if needed, check the tree with ruff, then run the pytest suite (CPU only).
 #   bash scripts/test.sh              every test
 #   bash scripts/test.sh --fast       the fast tier: leaves out the tests marked slow or browser
 #                                     (training, fairseq's tools, the pipeline scripts, the notebook,
@@ -32,6 +32,12 @@ if ((fast)); then
 fi
 
 bash scripts/setup.sh
+echo "test: ruff check (the rules are pyproject.toml's [tool.ruff])"
+if ! .venv/bin/ruff check .; then
+  echo "test: ruff check failed: fix the problems listed above" \
+    "(.venv/bin/ruff check --fix . fixes those marked [*]), then run this again" >&2
+  exit 1
+fi
 if ((fast)); then
   echo "test: running pytest, the fast tier (not slow and not browser)"
 else
