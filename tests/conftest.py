@@ -216,6 +216,28 @@ def shared_dir():
     return SHARED
 
 
+# ----- a user's environment: a virtual environment with only this run's torch ----------------
+
+
+@pytest.fixture(scope="session")
+def torch_environment(tmp_path_factory):
+    """A fresh virtual environment holding only this test run's torch, built once a session."""
+    venv = tmp_path_factory.mktemp("torch-env") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+    subprocess.run([venv / "bin" / "python", "-m", "pip", "install", "--quiet", f"torch=={torch.__version__}"],
+                   check=True)
+    return venv
+
+
+@pytest.fixture(scope="module")
+def user_environment(torch_environment, tmp_path_factory):
+    """A copy of ``torch_environment`` for one test module to install into, as a user's runtime is:
+    hard links, which pip's installs (new files, removals) leave shared with the original intact."""
+    venv = tmp_path_factory.mktemp("user-env") / "venv"
+    subprocess.run(["cp", "-al", torch_environment, venv], check=True)
+    return venv
+
+
 # ----- a model trained by fairseq-train on the copy task ---------------------------------------
 
 

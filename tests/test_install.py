@@ -29,17 +29,8 @@ def torch_files(venv):
     return {path.name: path.stat().st_mtime_ns for path in site.glob("torch-*.dist-info/*")}
 
 
-@pytest.fixture(scope="module")
-def environment_with_torch(tmp_path_factory):
-    """A fresh virtual environment holding only the torch of this test run, as a user's has."""
-    venv = tmp_path_factory.mktemp("user-env") / "venv"
-    run([sys.executable, "-m", "venv", venv])
-    run([venv / "bin" / "python", "-m", "pip", "install", "--quiet", f"torch=={torch.__version__}"])
-    return venv
-
-
-def test_offline_install_from_a_wheelhouse_keeps_the_users_torch(environment_with_torch, tmp_path):
-    venv = environment_with_torch
+def test_offline_install_from_a_wheelhouse_keeps_the_users_torch(user_environment, tmp_path):
+    venv = user_environment
     wheelhouse = tmp_path / "wheelhouse"
     run_script("wheelhouse.sh", wheelhouse, "--python-version", PYTHON_VERSION, "--torch", torch.__version__)
     before = torch_files(venv)

@@ -3,7 +3,6 @@ the supported range (Colab, Kaggle, a lab GPU box), the plugin goes into that en
 its torch, which stays as it was; USE_VENV=1 makes it the project's own .venv/ all the same."""
 import os
 import shutil
-import sys
 
 import pytest
 import torch
@@ -12,15 +11,6 @@ from conftest import REPO, run_script
 from test_install import run, torch_files
 
 pytestmark = pytest.mark.slow  # a fresh environment, and pip installing the plugin into it
-
-
-@pytest.fixture(scope="module")
-def user_environment(tmp_path_factory):
-    """A fresh virtual environment with only this test run's torch in it, as a notebook runtime has."""
-    venv = tmp_path_factory.mktemp("runtime") / "venv"
-    run([sys.executable, "-m", "venv", venv])
-    run([venv / "bin" / "python", "-m", "pip", "install", "--quiet", f"torch=={torch.__version__}"])
-    return venv
 
 
 @pytest.fixture(scope="module")
