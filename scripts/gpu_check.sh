@@ -15,7 +15,7 @@
 #   GPU_ROUNDS   rounds they are split into (default 3)
 #   TATOEBA      the corpus (default as scripts/run.sh finds it; the GPU machine needs a copy)
 # Each run starts its comparison afresh (compare.py --fresh).
-# --dry-run: the same steps on the CPU with the tiny model, a slice of the corpus and 8 s per
+# --dry-run: the same steps on the CPU with the tiny model, a slice of the corpus and 20 s per
 # model in 2 rounds (a few minutes): tests/test_gpu_check.py runs it, so the script cannot rot.
 # It runs in .venv/ or in an environment the plugin was installed into (scripts/install.sh).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -30,7 +30,7 @@ if $dry_run; then
   say "dry run: CPU, tiny model, a slice of the corpus"
   name=tatoeba-dry-run
   prepare_options=(--max-lines 3000 --valid-size 200 --test-size 200)
-  compare_options=(--cpu --size 32 --seconds 8 --rounds 2 --fresh)
+  compare_options=(--cpu --size 32 --seconds 20 --rounds 2 --fresh)
 else
   command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1 || die "no NVIDIA GPU (nvidia-smi -L failed)"
   has_cuda || die "torch in $PYTHON does not see the GPU (torch.cuda.is_available() is False)"

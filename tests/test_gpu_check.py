@@ -26,7 +26,7 @@ def test_the_dry_run_writes_the_table_and_the_json(tmp_path):
         assert measured["rounds"] == 2 and measured["train_target_tokens_per_s"] > 0
         low, high = measured["train_target_tokens_per_s_range"]
         assert low <= measured["train_target_tokens_per_s"] <= high
-        assert measured["equal_time"]["training_seconds"] > 8  # fairseq stops once past the budget
+        assert measured["equal_time"]["training_seconds"] > 20  # fairseq stops once past the budget
         assert measured["equal_updates"]["updates"] == most_updates  # the others trained on to the most
         for point in ("equal_time", "equal_updates"):
             assert measured[point]["generate_beam5_sentences_per_s"] > 0 and measured[point]["best_dev_ppl"] > 1
@@ -34,6 +34,6 @@ def test_the_dry_run_writes_the_table_and_the_json(tmp_path):
     assert names == set(report["throughput_ratios"]) == set(report["significance"]["equal_updates"])
     table = (out / "gpu_check.md").read_text()
     assert table.startswith("`bash scripts/gpu_check.sh --dry-run OUT_DIR` on: python ")
-    assert "in 2 rounds of 4.0 s of training" in table
+    assert "in 2 rounds of 10.0 s of training" in table
     assert "| (b) pipeline: our recipe / fairseq lstm with fairseq adam | at equal updates |" in table
     assert (out / "dev_ppl.png").read_bytes()[:4] == b"\x89PNG"
