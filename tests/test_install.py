@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import REPO, run_script, write_copy_corpus
+from conftest import REPO, failure, run_script, write_copy_corpus
 
 pytestmark = pytest.mark.slow  # fresh virtual environments, pip, install.sh
 PYTHON_VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -19,7 +19,7 @@ PYTHON_VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"
 
 def run(command, **kwargs):
     result = subprocess.run([str(part) for part in command], capture_output=True, text=True, **kwargs)
-    assert result.returncode == 0, f"{command[:3]} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+    assert result.returncode == 0, failure(" ".join(map(str, command[:3])), result)
     return result
 
 
